@@ -1,0 +1,123 @@
+//! Message bytes on disk, content-addressed by SHA-256 under `DIR/blobs/xx/<hash>`.
+//!
+//! Small messages (up to `inline_max` bytes) live inside the database instead, so a group
+//! commit makes many of them durable with one WAL fsync; larger ones are files written to
+//! `blobs/tmp/`, fsynced, renamed into place and the directory fsynced, all before the
+//! metadata transaction that references them commits. A crash between the two leaves an
+//! unreferenced file, which [`crate::recovery`] removes on the next server start.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use mailstead_store::model::{BlobId, MessageData};
+use mailstead_store::{Result, StoreError};
+
+/// A blob ready to be referenced by a transaction.
+#[derive(Debug, Clone)]
+pub struct PreparedBlob {
+    /// Content address.
+    pub id: BlobId,
+    /// The bytes.
+    pub data: MessageData,
+    /// Whether it lives in a file (else inline in the database).
+    pub in_file: bool,
+}
+
+/// The blob directory.
+#[derive(Debug)]
+pub struct BlobFiles {
+    root: PathBuf,
+    inline_max: usize,
+}
+
+impl BlobFiles {
+    /// Opens (and creates) `root` with its 256 fan-out directories, fsyncing what it creates.
+    pub fn open(root: &Path, inline_max: usize) -> Result<BlobFiles> {
+        let io = |e: std::io::Error| StoreError::from_io(&format!("blob directory {}", root.display()), &e);
+        fs::create_dir_all(root.join("tmp")).map_err(io)?;
+        let mut created = false;
+        for i in 0..=255u8 {
+            let dir = root.join(format!("{i:02x}"));
+            if !dir.is_dir() {
+                fs::create_dir(&dir).map_err(io)?;
+                created = true;
+            }
+        }
+        if created {
+            fsync_dir(root).map_err(io)?;
+        }
+        Ok(BlobFiles { root: root.to_path_buf(), inline_max })
+    }
+
+    /// Hashes the bytes and, for large messages, writes the file durably.
+    pub fn prepare(&self, data: MessageData) -> Result<PreparedBlob> {
+        let id = BlobId(hex::encode(Sha256::digest(&data)));
+        let in_file = data.len() > self.inline_max;
+        let blob = PreparedBlob { id, data, in_file };
+        if in_file {
+            self.write(&blob)?;
+        }
+        Ok(blob)
+    }
+
+    /// Writes a blob file (tmp, fsync, rename, fsync dir). Idempotent.
+    pub fn write(&self, blob: &PreparedBlob) -> Result<()> {
+        let target = self.path(&blob.id);
+        let tmp = self.root.join("tmp").join(format!("{}.{:08x}", blob.id.0, rand::thread_rng().r#gen::<u32>()));
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&blob.data)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &target)?;
+            fsync_dir(target.parent().unwrap_or(&self.root))
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::from_io(&format!("writing message file {}", target.display()), &e));
+        }
+        Ok(())
+    }
+
+    /// Reads a blob file.
+    pub fn read(&self, id: &BlobId) -> Result<MessageData> {
+        let path = self.path(id);
+        fs::read(&path)
+            .map(MessageData::from)
+            .map_err(|e| StoreError::from_io(&format!("reading message file {}", path.display()), &e))
+    }
+
+    /// Whether a blob file exists.
+    pub fn exists(&self, id: &BlobId) -> bool {
+        self.path(id).is_file()
+    }
+
+    /// Removes a blob file; a missing file is not an error.
+    pub fn remove(&self, id: &BlobId) {
+        let path = self.path(id);
+        if let Err(e) = fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove message file");
+            }
+        }
+    }
+
+    /// Where a blob lives.
+    pub fn path(&self, id: &BlobId) -> PathBuf {
+        let fan = id.0.get(..2).unwrap_or("00");
+        self.root.join(fan).join(&id.0)
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// fsyncs a directory so a rename or create inside it is durable.
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,389 @@
+//! Messages: append (one body, many mailboxes), flags with MODSEQ and UNCHANGEDSINCE, copy,
+//! move, expunge with tombstones, and change queries for CONDSTORE/QRESYNC.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use mailstead_store::model::*;
+use mailstead_store::{Change, ChangeHub, MailStore, Result, StoreError, StoreErrorKind};
+use mailstead_types::{Flag, Flags, SpecialUse};
+
+use crate::blobs::PreparedBlob;
+use crate::mailboxes::{self, CopyKind, RemoveKind};
+use crate::rows::{self, ENTRY_COLUMNS};
+use crate::writer::JobCtx;
+use crate::{db_err, SqliteStore};
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    fn changes(&self) -> &ChangeHub {
+        &self.inner.hub
+    }
+
+    async fn list_mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        self.mailboxes_of(account).await
+    }
+
+    async fn get_mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        self.mailbox_named(account, name).await
+    }
+
+    async fn create_mailbox(&self, account: AccountId, name: &str, special_use: Option<SpecialUse>) -> Result<Mailbox> {
+        self.create_mailbox_impl(account, name, special_use).await
+    }
+
+    async fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<()> {
+        self.delete_mailbox_impl(account, name).await
+    }
+
+    async fn rename_mailbox(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        self.rename_mailbox_impl(account, from, to).await
+    }
+
+    async fn set_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        self.set_subscribed_impl(account, name, subscribed).await
+    }
+
+    async fn append(&self, message: NewMessage, targets: Vec<AppendTarget>) -> Result<Vec<Result<Appended>>> {
+        let files = self.inner.blobs.clone();
+        let data = message.data.clone();
+        let blob = tokio::task::spawn_blocking(move || files.prepare(data))
+            .await
+            .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))??;
+        let files = self.inner.blobs.clone();
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let keywords = rows::normalize_keywords(&message.keywords);
+                let mut results = Vec::with_capacity(targets.len());
+                for target in &targets {
+                    results.push(append_one(conn, ctx, target, &blob, &message, &keywords)?);
+                }
+                let refs = results.iter().filter(|r| r.is_ok()).count() as i64;
+                if refs > 0 {
+                    rows::blob_ref(conn, &files, &blob, refs)?;
+                } else if blob.in_file {
+                    ctx.unreferenced(blob.id.clone());
+                }
+                Ok(results)
+            })
+            .await
+    }
+
+    async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>> {
+        self.inner
+            .readers
+            .read(move |conn| {
+                let sql = format!("SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 ORDER BY uid");
+                let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+                let rows = stmt.query_map([mailbox], rows::entry).map_err(db_err)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+            })
+            .await
+    }
+
+    async fn read_message(&self, blob: &BlobId) -> Result<MessageData> {
+        let id = blob.clone();
+        let store = self.clone();
+        self.inner
+            .readers
+            .read(move |conn| {
+                let row: Option<Option<Vec<u8>>> = conn
+                    .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")
+                    .and_then(|mut s| s.query_row([&id.0], |r| r.get(0)).optional())
+                    .map_err(db_err)?;
+                match row {
+                    None => Err(StoreError::not_found(format!("no message with content {}", id.0))),
+                    Some(Some(data)) => Ok(MessageData::from(data)),
+                    Some(None) => store.blob_files().read(&id),
+                }
+            })
+            .await
+    }
+
+    async fn update_flags(&self, mailbox: MailboxId, uids: Vec<u32>, update: FlagUpdate) -> Result<FlagResult> {
+        self.inner.writer.write(move |conn, ctx| update_flags(conn, ctx, mailbox, &uids, &update)).await
+    }
+
+    async fn copy_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult> {
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let account = same_account(conn, from, to)?;
+                let mapping = copy_rows(conn, ctx, account, from, &uids, to, CopyKind::Copy)?;
+                Ok(CopyResult { uidvalidity: uidvalidity(conn, to)?, mapping })
+            })
+            .await
+    }
+
+    async fn move_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult> {
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let account = same_account(conn, from, to)?;
+                let mapping = mailboxes::move_rows(conn, ctx, account, from, &uids, to)?;
+                Ok(CopyResult { uidvalidity: uidvalidity(conn, to)?, mapping })
+            })
+            .await
+    }
+
+    async fn expunge(&self, mailbox: MailboxId, uids: Option<Vec<u32>>) -> Result<Vec<u32>> {
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let account = account_of(conn, mailbox)?;
+                let deleted: Vec<u32> = conn
+                    .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid")
+                    .and_then(|mut s| s.query_map(params![mailbox, Flags::EMPTY.with(Flag::Deleted).bits()], |r| r.get(0))?.collect())
+                    .map_err(db_err)?;
+                let chosen: Vec<u32> = match &uids {
+                    Some(only) => {
+                        let only: BTreeSet<u32> = only.iter().copied().collect();
+                        deleted.into_iter().filter(|u| only.contains(u)).collect()
+                    }
+                    None => deleted,
+                };
+                remove_rows(conn, ctx, account, mailbox, &chosen, RemoveKind::Expunged)?;
+                Ok(chosen)
+            })
+            .await
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes> {
+        self.inner
+            .readers
+            .read(move |conn| {
+                let highest: i64 = conn
+                    .query_row("SELECT highest_modseq FROM mailboxes WHERE id = ?1", [mailbox], |r| r.get(0))
+                    .optional()
+                    .map_err(db_err)?
+                    .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox} does not exist")))?;
+                let sql = format!("SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid");
+                let changed = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query_map(params![mailbox, modseq as i64], rows::entry)?.collect())
+                    .map_err(db_err)?;
+                let vanished = conn
+                    .prepare_cached("SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid")
+                    .and_then(|mut s| s.query_map(params![mailbox, modseq as i64], |r| r.get(0))?.collect())
+                    .map_err(db_err)?;
+                Ok(Changes { highest_modseq: highest as u64, changed, vanished })
+            })
+            .await
+    }
+}
+
+/// Appends to one target. The outer error aborts the whole job (database failure); the inner
+/// one is this target's own answer (unknown mailbox, over quota).
+fn append_one(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    target: &AppendTarget,
+    blob: &PreparedBlob,
+    message: &NewMessage,
+    keywords: &[String],
+) -> Result<Result<Appended>> {
+    let Some(mailbox) = mailboxes::find(conn, target.account, &target.mailbox)? else {
+        return Ok(Err(StoreError::not_found(format!("no mailbox {}", target.mailbox))));
+    };
+    let size = blob.data.len() as i64;
+    if let Err(e) = check_quota(conn, target.account, size)? {
+        return Ok(Err(e));
+    }
+    let uid = rows::take_uids(conn, mailbox, 1)?;
+    let modseq = rows::next_modseq(conn, mailbox)?;
+    conn.prepare_cached(
+        "INSERT INTO messages(mailbox, uid, blob, size, internal_date, flags, keywords, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            mailbox,
+            uid,
+            blob.id.0,
+            size,
+            message.internal_date,
+            message.flags.bits(),
+            rows::encode_keywords(keywords),
+            modseq as i64
+        ])
+    })
+    .map_err(db_err)?;
+    conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![target.account, size]))
+        .map_err(db_err)?;
+    ctx.change(target.account, Change::MessageAdded { mailbox, uid, modseq });
+    Ok(Ok(Appended { mailbox, uidvalidity: uidvalidity(conn, mailbox)?, uid, modseq }))
+}
+
+fn check_quota(conn: &Connection, account: AccountId, adding: i64) -> Result<Result<()>> {
+    let (quota, used): (i64, i64) = conn
+        .prepare_cached("SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1")
+        .and_then(|mut s| s.query_row([account], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::not_found(format!("account {account} does not exist")))?;
+    if quota > 0 && used + adding > quota {
+        return Ok(Err(StoreError::new(
+            StoreErrorKind::OverQuota,
+            format!("over quota: {used} of {quota} bytes used, {adding} more requested"),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+fn uidvalidity(conn: &Connection, mailbox: MailboxId) -> Result<u32> {
+    conn.prepare_cached("SELECT uidvalidity FROM mailboxes WHERE id = ?1")
+        .and_then(|mut s| s.query_row([mailbox], |r| r.get::<_, i64>(0)))
+        .map(|v| v as u32)
+        .map_err(db_err)
+}
+
+fn account_of(conn: &Connection, mailbox: MailboxId) -> Result<AccountId> {
+    conn.prepare_cached("SELECT account FROM mailboxes WHERE id = ?1")
+        .and_then(|mut s| s.query_row([mailbox], |r| r.get(0)).optional())
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox} does not exist")))
+}
+
+fn same_account(conn: &Connection, from: MailboxId, to: MailboxId) -> Result<AccountId> {
+    let account = account_of(conn, from)?;
+    if account_of(conn, to)? != account {
+        return Err(StoreError::invalid("messages can only be copied within one account"));
+    }
+    Ok(account)
+}
+
+fn unique_sorted(uids: &[u32]) -> Vec<u32> {
+    uids.iter().copied().collect::<BTreeSet<u32>>().into_iter().collect()
+}
+
+fn load_entry(conn: &Connection, mailbox: MailboxId, uid: u32) -> Result<Option<MessageEntry>> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 AND uid = ?2");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![mailbox, uid], rows::entry).optional())
+        .map_err(db_err)
+}
+
+fn update_flags(conn: &Connection, ctx: &mut JobCtx, mailbox: MailboxId, uids: &[u32], update: &FlagUpdate) -> Result<FlagResult> {
+    let account = account_of(conn, mailbox)?;
+    let mut result = FlagResult::default();
+    let mut modseq = None;
+    for uid in unique_sorted(uids) {
+        let Some(mut entry) = load_entry(conn, mailbox, uid)? else { continue };
+        if update.unchanged_since.is_some_and(|since| entry.modseq > since) {
+            result.conflicts.push(uid);
+            continue;
+        }
+        let (flags, keywords) = apply(&entry, update);
+        if flags == entry.flags && keywords == entry.keywords {
+            continue;
+        }
+        let m = match modseq {
+            Some(m) => m,
+            None => *modseq.insert(rows::next_modseq(conn, mailbox)?),
+        };
+        conn.prepare_cached("UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox = ?1 AND uid = ?2")
+            .and_then(|mut s| s.execute(params![mailbox, uid, flags.bits(), rows::encode_keywords(&keywords), m as i64]))
+            .map_err(db_err)?;
+        ctx.change(account, Change::FlagsChanged { mailbox, uid, modseq: m });
+        (entry.flags, entry.keywords, entry.modseq) = (flags, keywords, m);
+        result.changed.push(entry);
+    }
+    Ok(result)
+}
+
+fn apply(entry: &MessageEntry, update: &FlagUpdate) -> (Flags, Vec<String>) {
+    match update.op {
+        FlagOp::Replace => (update.flags, rows::normalize_keywords(&update.keywords)),
+        FlagOp::Add => {
+            let mut all = entry.keywords.clone();
+            all.extend(update.keywords.iter().cloned());
+            (entry.flags.union(update.flags), rows::normalize_keywords(&all))
+        }
+        FlagOp::Remove => {
+            let kept: Vec<String> = entry
+                .keywords
+                .iter()
+                .filter(|k| !update.keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
+                .cloned()
+                .collect();
+            (entry.flags.without(update.flags), kept)
+        }
+    }
+}
+
+/// Copies rows to another mailbox with fresh UIDs, keeping flags and keywords.
+pub fn copy_rows(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    account: AccountId,
+    from: MailboxId,
+    uids: &[u32],
+    to: MailboxId,
+    kind: CopyKind,
+) -> Result<Vec<(u32, u32)>> {
+    let mut sources = Vec::new();
+    for uid in unique_sorted(uids) {
+        if let Some(entry) = load_entry(conn, from, uid)? {
+            sources.push(entry);
+        }
+    }
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let total: i64 = sources.iter().map(|e| e.size as i64).sum();
+    if kind == CopyKind::Copy {
+        check_quota(conn, account, total)??;
+    }
+    let first = rows::take_uids(conn, to, sources.len() as u32)?;
+    let modseq = rows::next_modseq(conn, to)?;
+    let mut mapping = Vec::with_capacity(sources.len());
+    for (i, e) in sources.iter().enumerate() {
+        let uid = first + i as u32;
+        conn.prepare_cached(
+            "INSERT INTO messages(mailbox, uid, blob, size, internal_date, flags, keywords, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![to, uid, e.blob.0, e.size as i64, e.internal_date, e.flags.bits(), rows::encode_keywords(&e.keywords), modseq as i64])
+        })
+        .map_err(db_err)?;
+        if kind == CopyKind::Copy {
+            rows::blob_ref_existing(conn, &e.blob, 1)?;
+        }
+        ctx.change(account, Change::MessageAdded { mailbox: to, uid, modseq });
+        mapping.push((e.uid, uid));
+    }
+    if kind == CopyKind::Copy {
+        conn.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1", params![account, total]).map_err(db_err)?;
+    }
+    Ok(mapping)
+}
+
+/// Removes rows, leaving tombstones with the expunge's MODSEQ.
+pub fn remove_rows(conn: &Connection, ctx: &mut JobCtx, account: AccountId, mailbox: MailboxId, uids: &[u32], kind: RemoveKind) -> Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let modseq = rows::next_modseq(conn, mailbox)?;
+    let mut freed = 0i64;
+    for &uid in uids {
+        let removed: Option<(String, i64)> = conn
+            .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2 RETURNING blob, size")
+            .and_then(|mut s| s.query_row(params![mailbox, uid], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(db_err)?;
+        let Some((blob, size)) = removed else { continue };
+        conn.prepare_cached("INSERT OR REPLACE INTO expunged(mailbox, uid, modseq) VALUES(?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![mailbox, uid, modseq as i64]))
+            .map_err(db_err)?;
+        if kind == RemoveKind::Expunged {
+            rows::blob_unref(conn, ctx, &BlobId(blob), 1)?;
+            freed += size;
+        }
+    }
+    if freed > 0 {
+        conn.execute("UPDATE accounts SET used_bytes = MAX(0, used_bytes - ?2) WHERE id = ?1", params![account, freed]).map_err(db_err)?;
+    }
+    ctx.change(account, Change::Expunged { mailbox, uids: uids.to_vec(), modseq });
+    Ok(())
+}

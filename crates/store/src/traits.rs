@@ -1,0 +1,131 @@
+//! The storage traits. Servers hold an `Arc<dyn Store>`; the embedded SQLite backend and the
+//! PostgreSQL backend implement it. Split by concern so each reads on its own page.
+
+use async_trait::async_trait;
+use mailstead_types::{Address, Domain, QueueId, SpecialUse};
+
+use crate::model::*;
+use crate::notify::ChangeHub;
+use crate::Result;
+
+/// Domains, accounts and aliases.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Adds a local domain. Errors with `AlreadyExists` if present.
+    async fn add_domain(&self, domain: &Domain) -> Result<()>;
+    /// Removes a domain; refused (`Invalid`) while accounts or aliases use it.
+    async fn delete_domain(&self, domain: &Domain) -> Result<()>;
+    /// All local domains, sorted.
+    async fn list_domains(&self) -> Result<Vec<Domain>>;
+    /// Whether mail for `domain` is delivered here.
+    async fn is_local_domain(&self, domain: &Domain) -> Result<bool>;
+
+    /// Creates an account and its default mailboxes (INBOX, Sent, Drafts, Trash, Junk, Archive),
+    /// all in one transaction. The domain must be local; the address must not be taken by an
+    /// account or an alias.
+    async fn add_account(&self, new: NewAccount) -> Result<Account>;
+    /// Looks up an account by address (case-insensitive local part).
+    async fn get_account(&self, address: &Address) -> Result<Option<Account>>;
+    /// Looks up an account by id.
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
+    /// All accounts, sorted by address.
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+    /// Replaces an account's password hash.
+    async fn set_password(&self, address: &Address, password_hash: String) -> Result<()>;
+    /// Sets an account's quota (0 = unlimited).
+    async fn set_quota(&self, address: &Address, quota_bytes: u64) -> Result<()>;
+    /// Deletes an account with all its mailboxes and messages.
+    async fn delete_account(&self, address: &Address) -> Result<()>;
+
+    /// Adds an alias; `AlreadyExists` if the source is an alias or an account already.
+    async fn add_alias(&self, alias: Alias) -> Result<()>;
+    /// Looks up an alias.
+    async fn get_alias(&self, source: &AliasSource) -> Result<Option<Alias>>;
+    /// All aliases, sorted by source.
+    async fn list_aliases(&self) -> Result<Vec<Alias>>;
+    /// Deletes an alias.
+    async fn delete_alias(&self, source: &AliasSource) -> Result<()>;
+}
+
+/// Mailboxes and messages.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// The account's change notifications.
+    fn changes(&self) -> &ChangeHub;
+
+    /// All mailboxes of an account, sorted by name (INBOX first).
+    async fn list_mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>>;
+    /// One mailbox by name (`INBOX` matched case-insensitively).
+    async fn get_mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>>;
+    /// Creates a mailbox with a fresh UIDVALIDITY.
+    async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox>;
+    /// Deletes a mailbox and its messages (not INBOX).
+    async fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<()>;
+    /// Renames a mailbox and its children. Renaming INBOX moves its messages to the new
+    /// mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
+    async fn rename_mailbox(&self, account: AccountId, from: &str, to: &str) -> Result<()>;
+    /// Subscribes or unsubscribes.
+    async fn set_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
+
+    /// Appends one message to several mailboxes (local delivery to many recipients, or IMAP
+    /// APPEND to one): the bytes are stored once. Each target succeeds or fails on its own
+    /// (unknown mailbox, over quota); the outer error means nothing was stored. Returns only
+    /// after everything is durable.
+    async fn append(&self, message: NewMessage, targets: Vec<AppendTarget>) -> Result<Vec<Result<Appended>>>;
+    /// All messages of a mailbox in UID order.
+    async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>>;
+    /// The bytes of a stored message.
+    async fn read_message(&self, blob: &BlobId) -> Result<MessageData>;
+    /// Changes flags of the given UIDs (missing UIDs are ignored).
+    async fn update_flags(&self, mailbox: MailboxId, uids: Vec<u32>, update: FlagUpdate) -> Result<FlagResult>;
+    /// Copies messages to another mailbox of the same account, keeping flags.
+    async fn copy_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult>;
+    /// Moves messages atomically (copy + expunge in one transaction, RFC 6851).
+    async fn move_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult>;
+    /// Removes messages flagged `\Deleted` (only among `uids` when given). Returns removed UIDs.
+    async fn expunge(&self, mailbox: MailboxId, uids: Option<Vec<u32>>) -> Result<Vec<u32>>;
+    /// Messages changed and UIDs expunged after `modseq`.
+    async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes>;
+}
+
+/// The durable outbound queue.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    /// Puts a message on the queue; durable on return. All recipients start `Pending` and due now.
+    async fn enqueue(&self, message: NewQueued) -> Result<()>;
+    /// Every queued message, oldest first.
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+    /// One queued message.
+    async fn queue_get(&self, id: &QueueId) -> Result<Option<QueuedMessage>>;
+    /// Messages not held with a pending recipient due at or before `now`, oldest first.
+    async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
+    /// The bytes of a queued message.
+    async fn queue_read(&self, id: &QueueId) -> Result<MessageData>;
+    /// Records attempt outcomes. When no recipient is left pending the message leaves the queue.
+    async fn queue_update(&self, id: &QueueId, updates: Vec<RecipientUpdate>) -> Result<()>;
+    /// Makes every pending recipient due at `now` (and releases a hold).
+    async fn queue_retry(&self, id: &QueueId, now: i64) -> Result<()>;
+    /// Holds or releases a message.
+    async fn queue_set_held(&self, id: &QueueId, held: bool) -> Result<()>;
+    /// Removes a message from the queue without delivering it.
+    async fn queue_cancel(&self, id: &QueueId) -> Result<()>;
+}
+
+/// The event journal (the message journey).
+#[async_trait]
+pub trait JournalStore: Send + Sync {
+    /// Appends events, durable on return.
+    async fn journal(&self, events: Vec<Event>) -> Result<()>;
+    /// Events matching a query, oldest first, at most `limit`.
+    async fn journal_query(&self, query: JournalQuery, limit: usize) -> Result<Vec<Event>>;
+}
+
+/// Everything a Mailstead server needs from storage.
+pub trait Store: DirectoryStore + MailStore + QueueStore + JournalStore {}
+
+impl<T: DirectoryStore + MailStore + QueueStore + JournalStore> Store for T {}
