@@ -1,0 +1,100 @@
+//! Refusing data written by a newer Mailstead, and behaving on a full disk: writes fail with a
+//! temporary `Full` error, nothing acknowledged is damaged, and service resumes when space
+//! returns. The disk-full case mounts a tiny tmpfs, so it needs root (CI runs as root); without
+//! the privilege it says so and stops.
+
+use std::path::Path;
+use std::process::Command;
+
+use mailstead_store::model::{AppendTarget, MessageData, NewAccount, NewMessage};
+use mailstead_store::{DirectoryStore, MailStore, StoreErrorKind};
+use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore, FORMAT_VERSION};
+use mailstead_types::{Address, Domain};
+
+fn options() -> SqliteOptions {
+    SqliteOptions { inline_blob_max: 8 * 1024, group_commit_max_batch: 16, mode: OpenMode::Server }
+}
+
+#[tokio::test]
+async fn newer_format_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::open(dir.path(), options()).expect("create"));
+    let conn = rusqlite::Connection::open(SqliteStore::db_path(dir.path())).expect("open db");
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).expect("version"), FORMAT_VERSION);
+    conn.pragma_update(None, "user_version", FORMAT_VERSION + 1).expect("bump");
+    drop(conn);
+    let err = SqliteStore::open(dir.path(), options()).expect_err("must refuse");
+    assert_eq!(err.kind, StoreErrorKind::NewerFormat);
+    assert!(err.message.contains("newer Mailstead"), "{err}");
+}
+
+async fn setup(dir: &Path) -> (SqliteStore, i64) {
+    let store = SqliteStore::open(dir, options()).expect("open");
+    store.add_domain(&Domain::parse("example.test").expect("d")).await.expect("domain");
+    let new = NewAccount { address: Address::parse("full@example.test").expect("a"), password_hash: "$x$".into(), quota_bytes: 0 };
+    let account = store.add_account(new).await.expect("account");
+    (store, account.id)
+}
+
+fn message(n: usize, size: usize) -> NewMessage {
+    let mut data = format!("Subject: {n}\r\n\r\n").into_bytes();
+    data.resize(size, b'0' + (n % 10) as u8);
+    NewMessage { data: MessageData::from(data), internal_date: 0, flags: Default::default(), keywords: vec![] }
+}
+
+fn sh(args: &[&str]) -> bool {
+    Command::new(args[0]).args(&args[1..]).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_fails_cleanly_and_recovers() {
+    let mount = tempfile::tempdir().expect("tempdir");
+    let path = mount.path().to_str().expect("utf-8 path").to_string();
+    if !sh(&["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", &path]) {
+        eprintln!("SKIPPED: mounting a tmpfs needs root; CI runs this test as root");
+        return;
+    }
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            sh(&["umount", "-l", &self.0]);
+        }
+    }
+    let _unmount = Unmount(path.clone());
+    let (store, account) = setup(mount.path()).await;
+    let target = || vec![AppendTarget { account, mailbox: "INBOX".into() }];
+
+    let mut stored = Vec::new();
+    let mut failure = None;
+    for n in 0..1000 {
+        // Alternate inline and file blobs so both paths meet the full disk.
+        let size = if n % 2 == 0 { 2_000 } else { 30_000 };
+        match store.append(message(n, size), target()).await {
+            Ok(r) => stored.push((r[0].clone().expect("target").uid, n, size)),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failure.expect("a 3 MiB disk must fill up");
+    assert_eq!(err.kind, StoreErrorKind::Full, "{err}");
+    assert!(err.is_temporary());
+    assert!(!stored.is_empty());
+
+    // Space returns: the same store keeps working, and nothing acknowledged was damaged.
+    assert!(sh(&["mount", "-o", "remount,size=64m", &path]), "remount");
+    let r = store.append(message(9999, 30_000), target()).await.expect("append after space returns");
+    assert!(r[0].is_ok());
+    let inbox = store.get_mailbox(account, "INBOX").await.expect("get").expect("inbox");
+    let entries = store.entries(inbox.id).await.expect("entries");
+    assert_eq!(entries.len(), stored.len() + 1);
+    for (entry, (uid, n, size)) in entries.iter().zip(&stored) {
+        assert_eq!(entry.uid, *uid);
+        let data = store.read_message(&entry.blob).await.expect("read");
+        assert_eq!(&data[..], &message(*n, *size).data[..]);
+    }
+    drop(store);
+    let reopened = SqliteStore::open(mount.path(), options()).expect("reopen");
+    assert!(reopened.recovery_report().missing_blob_files.is_empty());
+}
