@@ -67,7 +67,8 @@ impl BlobFiles {
     /// Writes a blob file (tmp, fsync, rename, fsync dir). Idempotent.
     pub fn write(&self, blob: &PreparedBlob) -> Result<()> {
         let target = self.path(&blob.id);
-        let tmp = self.root.join("tmp").join(format!("{}.{:08x}", blob.id.0, rand::thread_rng().r#gen::<u32>()));
+        let tmp =
+            self.root.join("tmp").join(format!("{}.{:08x}", blob.id.0, rand::thread_rng().r#gen::<u32>()));
         let result = (|| {
             let mut f = File::create(&tmp)?;
             f.write_all(&blob.data)?;
@@ -98,10 +99,10 @@ impl BlobFiles {
     /// Removes a blob file; a missing file is not an error.
     pub fn remove(&self, id: &BlobId) {
         let path = self.path(id);
-        if let Err(e) = fs::remove_file(&path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(path = %path.display(), error = %e, "could not remove message file");
-            }
+        if let Err(e) = fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove message file");
         }
     }
 

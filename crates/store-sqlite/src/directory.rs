@@ -1,14 +1,14 @@
 //! Domains, accounts and aliases in SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{OptionalExtension, params};
 
 use mailstead_store::model::{Account, AccountId, Alias, AliasSource, NewAccount};
 use mailstead_store::{DirectoryStore, Result, StoreError};
 use mailstead_types::{Address, Domain, SpecialUse};
 
 use crate::rows::{self, ACCOUNT_COLUMNS};
-use crate::{db_err, now_secs, SqliteStore};
+use crate::{SqliteStore, db_err, now_secs};
 
 #[async_trait]
 impl DirectoryStore for SqliteStore {
@@ -53,7 +53,8 @@ impl DirectoryStore for SqliteStore {
         self.inner
             .readers
             .read(|conn| {
-                let mut stmt = conn.prepare_cached("SELECT name FROM domains ORDER BY name").map_err(db_err)?;
+                let mut stmt =
+                    conn.prepare_cached("SELECT name FROM domains ORDER BY name").map_err(db_err)?;
                 let names = stmt
                     .query_map([], |r| r.get::<_, String>(0))
                     .map_err(db_err)?
@@ -123,7 +124,9 @@ impl DirectoryStore for SqliteStore {
             .readers
             .read(move |conn| {
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup = ?1");
-                conn.prepare_cached(&sql).and_then(|mut s| s.query_row([lookup], rows::account).optional()).map_err(db_err)
+                conn.prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row([lookup], rows::account).optional())
+                    .map_err(db_err)
             })
             .await
     }
@@ -133,7 +136,9 @@ impl DirectoryStore for SqliteStore {
             .readers
             .read(move |conn| {
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
-                conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id], rows::account).optional()).map_err(db_err)
+                conn.prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row([id], rows::account).optional())
+                    .map_err(db_err)
             })
             .await
     }
@@ -189,13 +194,21 @@ impl DirectoryStore for SqliteStore {
             .write(move |conn, _| {
                 let key = alias.source.key();
                 let domain = alias.source.domain().to_string();
-                if !conn.prepare_cached("SELECT 1 FROM domains WHERE name = ?1").and_then(|mut s| s.exists([&domain])).map_err(db_err)? {
+                if !conn
+                    .prepare_cached("SELECT 1 FROM domains WHERE name = ?1")
+                    .and_then(|mut s| s.exists([&domain]))
+                    .map_err(db_err)?
+                {
                     return Err(StoreError::not_found(format!("{domain} is not a local domain")));
                 }
                 if alias.targets.is_empty() {
                     return Err(StoreError::invalid("an alias needs at least one target"));
                 }
-                if conn.prepare_cached("SELECT 1 FROM accounts WHERE lookup = ?1").and_then(|mut s| s.exists([&key])).map_err(db_err)? {
+                if conn
+                    .prepare_cached("SELECT 1 FROM accounts WHERE lookup = ?1")
+                    .and_then(|mut s| s.exists([&key]))
+                    .map_err(db_err)?
+                {
                     return Err(StoreError::exists(format!("{key} is an account")));
                 }
                 let targets: Vec<String> = alias.targets.iter().map(|t| t.to_string()).collect();
@@ -227,7 +240,9 @@ impl DirectoryStore for SqliteStore {
         self.inner
             .readers
             .read(|conn| {
-                let mut stmt = conn.prepare_cached("SELECT source, targets FROM aliases ORDER BY source").map_err(db_err)?;
+                let mut stmt = conn
+                    .prepare_cached("SELECT source, targets FROM aliases ORDER BY source")
+                    .map_err(db_err)?;
                 let rows = stmt
                     .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                     .map_err(db_err)?
@@ -242,16 +257,23 @@ impl DirectoryStore for SqliteStore {
         let key = source.key();
         self.inner
             .writer
-            .write(move |conn, _| match conn.execute("DELETE FROM aliases WHERE source = ?1", [&key]).map_err(db_err)? {
-                0 => Err(StoreError::not_found(format!("no alias {key}"))),
-                _ => Ok(()),
+            .write(move |conn, _| {
+                match conn.execute("DELETE FROM aliases WHERE source = ?1", [&key]).map_err(db_err)? {
+                    0 => Err(StoreError::not_found(format!("no alias {key}"))),
+                    _ => Ok(()),
+                }
             })
             .await
     }
 }
 
 impl SqliteStore {
-    async fn update_account(&self, lookup: String, column: &'static str, value: rusqlite::types::Value) -> Result<()> {
+    async fn update_account(
+        &self,
+        lookup: String,
+        column: &'static str,
+        value: rusqlite::types::Value,
+    ) -> Result<()> {
         self.inner
             .writer
             .write(move |conn, _| {

@@ -8,7 +8,7 @@ use mailstead_store::model::{Event, JournalQuery};
 use mailstead_store::{JournalStore, Result};
 use mailstead_types::QueueId;
 
-use crate::{db_err, SqliteStore};
+use crate::{SqliteStore, db_err};
 
 #[async_trait]
 impl JournalStore for SqliteStore {

@@ -115,7 +115,9 @@ impl SqliteStore {
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ffi::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::DiskFull) => StoreError::new(StoreErrorKind::Full, format!("database: disk full ({e})")),
+        Some(ErrorCode::DiskFull) => {
+            StoreError::new(StoreErrorKind::Full, format!("database: disk full ({e})"))
+        }
         Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
             StoreError::new(StoreErrorKind::Corrupt, format!("database damaged: {e}"))
         }
@@ -125,5 +127,8 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
 
 /// Seconds since the epoch.
 pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

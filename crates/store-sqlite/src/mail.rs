@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use mailstead_store::model::*;
 use mailstead_store::{Change, ChangeHub, MailStore, Result, StoreError, StoreErrorKind};
@@ -14,7 +14,7 @@ use crate::blobs::PreparedBlob;
 use crate::mailboxes::{self, CopyKind, RemoveKind};
 use crate::rows::{self, ENTRY_COLUMNS};
 use crate::writer::JobCtx;
-use crate::{db_err, SqliteStore};
+use crate::{SqliteStore, db_err};
 
 #[async_trait]
 impl MailStore for SqliteStore {
@@ -30,7 +30,12 @@ impl MailStore for SqliteStore {
         self.mailbox_named(account, name).await
     }
 
-    async fn create_mailbox(&self, account: AccountId, name: &str, special_use: Option<SpecialUse>) -> Result<Mailbox> {
+    async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox> {
         self.create_mailbox_impl(account, name, special_use).await
     }
 
@@ -103,7 +108,12 @@ impl MailStore for SqliteStore {
             .await
     }
 
-    async fn update_flags(&self, mailbox: MailboxId, uids: Vec<u32>, update: FlagUpdate) -> Result<FlagResult> {
+    async fn update_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: Vec<u32>,
+        update: FlagUpdate,
+    ) -> Result<FlagResult> {
         self.inner.writer.write(move |conn, ctx| update_flags(conn, ctx, mailbox, &uids, &update)).await
     }
 
@@ -135,8 +145,13 @@ impl MailStore for SqliteStore {
             .write(move |conn, ctx| {
                 let account = account_of(conn, mailbox)?;
                 let deleted: Vec<u32> = conn
-                    .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid")
-                    .and_then(|mut s| s.query_map(params![mailbox, Flags::EMPTY.with(Flag::Deleted).bits()], |r| r.get(0))?.collect())
+                    .prepare_cached(
+                        "SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![mailbox, Flags::EMPTY.with(Flag::Deleted).bits()], |r| r.get(0))?
+                            .collect()
+                    })
                     .map_err(db_err)?;
                 let chosen: Vec<u32> = match &uids {
                     Some(only) => {
@@ -160,13 +175,17 @@ impl MailStore for SqliteStore {
                     .optional()
                     .map_err(db_err)?
                     .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox} does not exist")))?;
-                let sql = format!("SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid");
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid"
+                );
                 let changed = conn
                     .prepare_cached(&sql)
                     .and_then(|mut s| s.query_map(params![mailbox, modseq as i64], rows::entry)?.collect())
                     .map_err(db_err)?;
                 let vanished = conn
-                    .prepare_cached("SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid")
+                    .prepare_cached(
+                        "SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+                    )
                     .and_then(|mut s| s.query_map(params![mailbox, modseq as i64], |r| r.get(0))?.collect())
                     .map_err(db_err)?;
                 Ok(Changes { highest_modseq: highest as u64, changed, vanished })
@@ -265,7 +284,13 @@ fn load_entry(conn: &Connection, mailbox: MailboxId, uid: u32) -> Result<Option<
         .map_err(db_err)
 }
 
-fn update_flags(conn: &Connection, ctx: &mut JobCtx, mailbox: MailboxId, uids: &[u32], update: &FlagUpdate) -> Result<FlagResult> {
+fn update_flags(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    mailbox: MailboxId,
+    uids: &[u32],
+    update: &FlagUpdate,
+) -> Result<FlagResult> {
     let account = account_of(conn, mailbox)?;
     let mut result = FlagResult::default();
     let mut modseq = None;
@@ -283,9 +308,13 @@ fn update_flags(conn: &Connection, ctx: &mut JobCtx, mailbox: MailboxId, uids: &
             Some(m) => m,
             None => *modseq.insert(rows::next_modseq(conn, mailbox)?),
         };
-        conn.prepare_cached("UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox = ?1 AND uid = ?2")
-            .and_then(|mut s| s.execute(params![mailbox, uid, flags.bits(), rows::encode_keywords(&keywords), m as i64]))
-            .map_err(db_err)?;
+        conn.prepare_cached(
+            "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox = ?1 AND uid = ?2",
+        )
+        .and_then(|mut s| {
+            s.execute(params![mailbox, uid, flags.bits(), rows::encode_keywords(&keywords), m as i64])
+        })
+        .map_err(db_err)?;
         ctx.change(account, Change::FlagsChanged { mailbox, uid, modseq: m });
         (entry.flags, entry.keywords, entry.modseq) = (flags, keywords, m);
         result.changed.push(entry);
@@ -355,13 +384,24 @@ pub fn copy_rows(
         mapping.push((e.uid, uid));
     }
     if kind == CopyKind::Copy {
-        conn.execute("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1", params![account, total]).map_err(db_err)?;
+        conn.execute(
+            "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+            params![account, total],
+        )
+        .map_err(db_err)?;
     }
     Ok(mapping)
 }
 
 /// Removes rows, leaving tombstones with the expunge's MODSEQ.
-pub fn remove_rows(conn: &Connection, ctx: &mut JobCtx, account: AccountId, mailbox: MailboxId, uids: &[u32], kind: RemoveKind) -> Result<()> {
+pub fn remove_rows(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    account: AccountId,
+    mailbox: MailboxId,
+    uids: &[u32],
+    kind: RemoveKind,
+) -> Result<()> {
     if uids.is_empty() {
         return Ok(());
     }
@@ -382,7 +422,11 @@ pub fn remove_rows(conn: &Connection, ctx: &mut JobCtx, account: AccountId, mail
         }
     }
     if freed > 0 {
-        conn.execute("UPDATE accounts SET used_bytes = MAX(0, used_bytes - ?2) WHERE id = ?1", params![account, freed]).map_err(db_err)?;
+        conn.execute(
+            "UPDATE accounts SET used_bytes = MAX(0, used_bytes - ?2) WHERE id = ?1",
+            params![account, freed],
+        )
+        .map_err(db_err)?;
     }
     ctx.change(account, Change::Expunged { mailbox, uids: uids.to_vec(), modseq });
     Ok(())

@@ -2,16 +2,16 @@
 //! subscribe. Names use `/` as the hierarchy separator; uniqueness ignores ASCII case, and
 //! `INBOX` is always spelled in capitals.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use mailstead_store::model::{AccountId, Mailbox, MailboxId};
-use mailstead_store::{Change, Result, StoreError, HIERARCHY_SEPARATOR};
+use mailstead_store::{Change, HIERARCHY_SEPARATOR, Result, StoreError};
 use mailstead_types::SpecialUse;
 
 use crate::blobs::BlobFiles;
 use crate::rows;
 use crate::writer::JobCtx;
-use crate::{db_err, SqliteStore};
+use crate::{SqliteStore, db_err};
 
 /// Longest mailbox name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 512;
@@ -54,7 +54,14 @@ fn insert(conn: &Connection, account: AccountId, name: &str, role: Option<Specia
 
 /// Moves messages between mailboxes inside a transaction: new UIDs in the destination,
 /// tombstones in the source. Used by MOVE and by RENAME INBOX.
-pub fn move_rows(conn: &Connection, ctx: &mut JobCtx, account: AccountId, from: MailboxId, uids: &[u32], to: MailboxId) -> Result<Vec<(u32, u32)>> {
+pub fn move_rows(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    account: AccountId,
+    from: MailboxId,
+    uids: &[u32],
+    to: MailboxId,
+) -> Result<Vec<(u32, u32)>> {
     let mapping = crate::mail::copy_rows(conn, ctx, account, from, uids, to, CopyKind::Move)?;
     let moved: Vec<u32> = mapping.iter().map(|(old, _)| *old).collect();
     crate::mail::remove_rows(conn, ctx, account, from, &moved, RemoveKind::Moved)?;
@@ -88,11 +95,19 @@ impl SqliteStore {
         let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_string() } else { name.to_string() };
         self.inner
             .readers
-            .read(move |conn| rows::mailbox_where(conn, "m.account = ?1 AND m.name = ?2", params![account, name]).map(|mut v| v.pop()))
+            .read(move |conn| {
+                rows::mailbox_where(conn, "m.account = ?1 AND m.name = ?2", params![account, name])
+                    .map(|mut v| v.pop())
+            })
             .await
     }
 
-    pub(crate) async fn create_mailbox_impl(&self, account: AccountId, name: &str, role: Option<SpecialUse>) -> Result<Mailbox> {
+    pub(crate) async fn create_mailbox_impl(
+        &self,
+        account: AccountId,
+        name: &str,
+        role: Option<SpecialUse>,
+    ) -> Result<Mailbox> {
         let name = validate_name(name)?;
         self.inner
             .writer
@@ -112,7 +127,8 @@ impl SqliteStore {
         self.inner
             .writer
             .write(move |conn, ctx| {
-                let id = find(conn, account, &name)?.ok_or_else(|| StoreError::not_found(format!("no mailbox {name}")))?;
+                let id = find(conn, account, &name)?
+                    .ok_or_else(|| StoreError::not_found(format!("no mailbox {name}")))?;
                 rows::drop_mailbox_messages(conn, ctx, id)?;
                 conn.execute("DELETE FROM mailboxes WHERE id = ?1", [id]).map_err(db_err)?;
                 ctx.change(account, Change::MailboxDeleted { name });
@@ -133,7 +149,8 @@ impl SqliteStore {
         self.inner
             .writer
             .write(move |conn, ctx| {
-                let id = find(conn, account, &from)?.ok_or_else(|| StoreError::not_found(format!("no mailbox {from}")))?;
+                let id = find(conn, account, &from)?
+                    .ok_or_else(|| StoreError::not_found(format!("no mailbox {from}")))?;
                 if find(conn, account, &to)?.is_some() {
                     return Err(StoreError::exists(format!("mailbox {to} already exists")));
                 }
@@ -151,8 +168,10 @@ impl SqliteStore {
                 let children: Vec<(i64, String)> = conn
                     .prepare("SELECT id, name FROM mailboxes WHERE account = ?1 AND substr(name, 1, ?2) = ?3")
                     .and_then(|mut s| {
-                        s.query_map(params![account, child_prefix.len() as i64, child_prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
-                            .collect()
+                        s.query_map(params![account, child_prefix.len() as i64, child_prefix], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })?
+                        .collect()
                     })
                     .map_err(db_err)?;
                 let mut renames = vec![(id, from.clone(), to.clone())];
@@ -170,13 +189,21 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn set_subscribed_impl(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+    pub(crate) async fn set_subscribed_impl(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()> {
         let name = validate_name(name)?;
         self.inner
             .writer
             .write(move |conn, _| {
                 let n = conn
-                    .execute("UPDATE mailboxes SET subscribed = ?3 WHERE account = ?1 AND name = ?2", params![account, name, subscribed])
+                    .execute(
+                        "UPDATE mailboxes SET subscribed = ?3 WHERE account = ?1 AND name = ?2",
+                        params![account, name, subscribed],
+                    )
                     .map_err(db_err)?;
                 if n == 0 {
                     return Err(StoreError::not_found(format!("no mailbox {name}")));

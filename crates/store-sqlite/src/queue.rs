@@ -3,14 +3,16 @@
 //! same transaction that makes its last recipient final.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use mailstead_store::model::{BlobId, MessageData, NewQueued, QueueRecipient, QueuedMessage, RecipientState, RecipientUpdate};
+use mailstead_store::model::{
+    BlobId, MessageData, NewQueued, QueueRecipient, QueuedMessage, RecipientState, RecipientUpdate,
+};
 use mailstead_store::{QueueStore, Result, StoreError};
 use mailstead_types::{Address, QueueId};
 
 use crate::writer::JobCtx;
-use crate::{db_err, rows, SqliteStore};
+use crate::{SqliteStore, db_err, rows};
 
 const MESSAGE_COLUMNS: &str = "id, sender, blob, size, envid, ret, auth_user, held, created";
 
@@ -81,7 +83,10 @@ impl QueueStore for SqliteStore {
     }
 
     async fn queue_read(&self, id: &QueueId) -> Result<MessageData> {
-        let message = self.queue_get(id).await?.ok_or_else(|| StoreError::not_found(format!("no queued message {id}")))?;
+        let message = self
+            .queue_get(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("no queued message {id}")))?;
         self.read_blob(message.blob).await
     }
 
@@ -122,8 +127,11 @@ impl QueueStore for SqliteStore {
                 if conn.execute("UPDATE queue SET held = 0 WHERE id = ?1", [&id]).map_err(db_err)? == 0 {
                     return Err(StoreError::not_found(format!("no queued message {id}")));
                 }
-                conn.execute("UPDATE queue_recipients SET next_attempt = ?2 WHERE queue = ?1 AND state = 'pending'", params![id, now])
-                    .map_err(db_err)?;
+                conn.execute(
+                    "UPDATE queue_recipients SET next_attempt = ?2 WHERE queue = ?1 AND state = 'pending'",
+                    params![id, now],
+                )
+                .map_err(db_err)?;
                 Ok(())
             })
             .await
@@ -133,9 +141,14 @@ impl QueueStore for SqliteStore {
         let id = id.to_string();
         self.inner
             .writer
-            .write(move |conn, _| match conn.execute("UPDATE queue SET held = ?2 WHERE id = ?1", params![id, held]).map_err(db_err)? {
-                0 => Err(StoreError::not_found(format!("no queued message {id}"))),
-                _ => Ok(()),
+            .write(move |conn, _| {
+                match conn
+                    .execute("UPDATE queue SET held = ?2 WHERE id = ?1", params![id, held])
+                    .map_err(db_err)?
+                {
+                    0 => Err(StoreError::not_found(format!("no queued message {id}"))),
+                    _ => Ok(()),
+                }
             })
             .await
     }
@@ -188,7 +201,12 @@ fn load_messages(conn: &Connection, cond: &str, args: impl rusqlite::Params) -> 
             continue;
         };
         let sender = match sender {
-            Some(s) => Some(Address::parse(&s).map_err(|e| StoreError::new(mailstead_store::StoreErrorKind::Corrupt, format!("queue {id}: sender {s}: {e}")))?),
+            Some(s) => Some(Address::parse(&s).map_err(|e| {
+                StoreError::new(
+                    mailstead_store::StoreErrorKind::Corrupt,
+                    format!("queue {id}: sender {s}: {e}"),
+                )
+            })?),
             None => None,
         };
         out.push(QueuedMessage {
@@ -232,9 +250,12 @@ fn load_recipients(conn: &Connection, id: &str) -> Result<Vec<QueueRecipient>> {
         .map_err(db_err)?;
     rows.into_iter()
         .map(|(address, orcpt, notify, state, attempts, next_attempt, last_attempt, last_reply)| {
-            let corrupt = |what: String| StoreError::new(mailstead_store::StoreErrorKind::Corrupt, format!("queue {id}: {what}"));
+            let corrupt = |what: String| {
+                StoreError::new(mailstead_store::StoreErrorKind::Corrupt, format!("queue {id}: {what}"))
+            };
             Ok(QueueRecipient {
-                address: Address::parse(&address).map_err(|e| corrupt(format!("recipient {address}: {e}")))?,
+                address: Address::parse(&address)
+                    .map_err(|e| corrupt(format!("recipient {address}: {e}")))?,
                 orcpt,
                 notify,
                 state: RecipientState::parse(&state).ok_or_else(|| corrupt(format!("state {state}")))?,

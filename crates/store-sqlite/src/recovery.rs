@@ -11,8 +11,8 @@ use std::fs;
 
 use rusqlite::Connection;
 
-use mailstead_store::model::BlobId;
 use mailstead_store::Result;
+use mailstead_store::model::BlobId;
 
 use crate::blobs::BlobFiles;
 use crate::db_err;

@@ -1,7 +1,7 @@
 //! Shared SQL helpers: row decoding, keyword encoding, blob reference counting, mailbox
 //! counters. Used by the trait implementations in the sibling modules.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use mailstead_store::model::{Account, BlobId, Mailbox, MailboxId, MessageEntry};
 use mailstead_store::{Result, StoreError, StoreErrorKind};
@@ -171,7 +171,8 @@ pub fn blob_ref(conn: &Connection, files: &BlobFiles, blob: &PreparedBlob, count
 
 /// Adds references to a blob that is known to exist (COPY).
 pub fn blob_ref_existing(conn: &Connection, blob: &BlobId, count: i64) -> Result<()> {
-    conn.execute("UPDATE blobs SET refs = refs + ?2 WHERE hash = ?1", params![blob.0, count]).map_err(db_err)?;
+    conn.execute("UPDATE blobs SET refs = refs + ?2 WHERE hash = ?1", params![blob.0, count])
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -185,13 +186,13 @@ pub fn blob_unref(conn: &Connection, ctx: &mut JobCtx, blob: &BlobId, count: i64
         )
         .optional()
         .map_err(db_err)?;
-    if let Some((refs, in_file)) = left {
-        if refs <= 0 {
-            conn.execute("DELETE FROM blobs WHERE hash = ?1", [&blob.0]).map_err(db_err)?;
-            conn.execute("DELETE FROM message_cache WHERE blob = ?1", [&blob.0]).map_err(db_err)?;
-            if in_file {
-                ctx.unreferenced(blob.clone());
-            }
+    if let Some((refs, in_file)) = left
+        && refs <= 0
+    {
+        conn.execute("DELETE FROM blobs WHERE hash = ?1", [&blob.0]).map_err(db_err)?;
+        conn.execute("DELETE FROM message_cache WHERE blob = ?1", [&blob.0]).map_err(db_err)?;
+        if in_file {
+            ctx.unreferenced(blob.clone());
         }
     }
     Ok(())

@@ -49,8 +49,11 @@ impl JobCtx {
     }
 }
 
+/// Called after the batch's commit (or its failure) to answer the job's caller.
+type Completion = Box<dyn FnOnce(&Result<()>) + Send>;
+
 trait Job: Send {
-    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Box<dyn FnOnce(&Result<()>) + Send>;
+    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Completion;
     fn fail(self: Box<Self>, err: StoreError);
 }
 
@@ -64,7 +67,7 @@ where
     F: FnOnce(&Connection, &mut JobCtx) -> Result<R> + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Box<dyn FnOnce(&Result<()>) + Send> {
+    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Completion {
         let ClosureJob { f, reply } = *self;
         let mark = ctx.mark();
         let result = match conn.execute_batch("SAVEPOINT job") {
@@ -112,7 +115,12 @@ impl std::fmt::Debug for dyn JobDebug {
 
 impl Writer {
     /// Starts the writer thread on `conn`.
-    pub fn start(conn: Connection, max_batch: usize, hub: Arc<ChangeHub>, blobs: Arc<BlobFiles>) -> Result<Writer> {
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        hub: Arc<ChangeHub>,
+        blobs: Arc<BlobFiles>,
+    ) -> Result<Writer> {
         let (tx, rx) = mpsc::channel(4096);
         std::thread::Builder::new()
             .name("store-writer".into())

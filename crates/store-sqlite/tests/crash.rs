@@ -35,7 +35,11 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     runtime().block_on(async move {
         let store = Arc::new(SqliteStore::open(Path::new(&dir), options(OpenMode::Server)).expect("open"));
-        let account = store.get_account(&Address::parse(ADDRESS).expect("address")).await.expect("get").expect("account");
+        let account = store
+            .get_account(&Address::parse(ADDRESS).expect("address"))
+            .await
+            .expect("get")
+            .expect("account");
         let mut tasks = Vec::new();
         for task in 0..16u64 {
             let store = store.clone();
@@ -46,9 +50,15 @@ fn crash_child() {
                     let mut data = format!("Subject: {task}-{n}-{}\r\n\r\n", std::process::id()).into_bytes();
                     data.resize(size, b'a' + (n % 26) as u8);
                     let hash = hex::encode(Sha256::digest(&data));
-                    let msg = NewMessage { data: MessageData::from(data), internal_date: 0, flags: Default::default(), keywords: vec![] };
+                    let msg = NewMessage {
+                        data: MessageData::from(data),
+                        internal_date: 0,
+                        flags: Default::default(),
+                        keywords: vec![],
+                    };
                     let target = vec![AppendTarget { account: account.id, mailbox: "INBOX".into() }];
-                    let appended = store.append(msg, target).await.expect("append")[0].clone().expect("target");
+                    let appended =
+                        store.append(msg, target).await.expect("append")[0].clone().expect("target");
                     println!("ACK {} {hash}", appended.uid);
                 }
             }));
@@ -75,7 +85,11 @@ fn kill_9_during_appends_loses_nothing() {
     runtime().block_on(async {
         let store = SqliteStore::open(dir.path(), options(OpenMode::Server)).expect("open");
         store.add_domain(&Domain::parse("example.test").expect("domain")).await.expect("domain");
-        let new = NewAccount { address: Address::parse(ADDRESS).expect("a"), password_hash: "$x$".into(), quota_bytes: 0 };
+        let new = NewAccount {
+            address: Address::parse(ADDRESS).expect("a"),
+            password_hash: "$x$".into(),
+            quota_bytes: 0,
+        };
         store.add_account(new).await.expect("account");
     });
 
@@ -109,12 +123,14 @@ fn kill_9_during_appends_loses_nothing() {
             let store = SqliteStore::open(dir.path(), options(OpenMode::Server)).expect("reopen after kill");
             let report = store.recovery_report().clone();
             assert!(report.missing_blob_files.is_empty(), "{report:?}");
-            let account = store.get_account(&Address::parse(ADDRESS).expect("a")).await.expect("get").expect("account");
+            let account =
+                store.get_account(&Address::parse(ADDRESS).expect("a")).await.expect("get").expect("account");
             let inbox = store.get_mailbox(account.id, "INBOX").await.expect("get").expect("inbox");
             let entries = store.entries(inbox.id).await.expect("entries");
             let by_uid: std::collections::HashMap<u32, _> = entries.iter().map(|e| (e.uid, e)).collect();
             for (uid, hash) in &acked {
-                let entry = by_uid.get(uid).unwrap_or_else(|| panic!("round {round}: acknowledged UID {uid} lost"));
+                let entry =
+                    by_uid.get(uid).unwrap_or_else(|| panic!("round {round}: acknowledged UID {uid} lost"));
                 assert_eq!(&entry.blob.0, hash, "UID {uid} has other content");
             }
             for entry in &entries {
@@ -127,7 +143,11 @@ fn kill_9_during_appends_loses_nothing() {
                 .expect("count");
             assert_eq!(count_blob_files(dir.path()) as i64, file_rows, "orphaned blob files after recovery");
             assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).expect("tmp").count(), 0);
-            eprintln!("round {round}: {} acknowledged so far, {} stored, recovery {report:?}", acked.len(), entries.len());
+            eprintln!(
+                "round {round}: {} acknowledged so far, {} stored, recovery {report:?}",
+                acked.len(),
+                entries.len()
+            );
         });
     }
 }

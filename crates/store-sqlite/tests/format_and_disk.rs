@@ -8,7 +8,7 @@ use std::process::Command;
 
 use mailstead_store::model::{AppendTarget, MessageData, NewAccount, NewMessage};
 use mailstead_store::{DirectoryStore, MailStore, StoreErrorKind};
-use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore, FORMAT_VERSION};
+use mailstead_store_sqlite::{FORMAT_VERSION, OpenMode, SqliteOptions, SqliteStore};
 use mailstead_types::{Address, Domain};
 
 fn options() -> SqliteOptions {
@@ -20,7 +20,10 @@ async fn newer_format_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(SqliteStore::open(dir.path(), options()).expect("create"));
     let conn = rusqlite::Connection::open(SqliteStore::db_path(dir.path())).expect("open db");
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).expect("version"), FORMAT_VERSION);
+    assert_eq!(
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).expect("version"),
+        FORMAT_VERSION
+    );
     conn.pragma_update(None, "user_version", FORMAT_VERSION + 1).expect("bump");
     drop(conn);
     let err = SqliteStore::open(dir.path(), options()).expect_err("must refuse");
@@ -31,7 +34,11 @@ async fn newer_format_is_refused_with_a_clear_message() {
 async fn setup(dir: &Path) -> (SqliteStore, i64) {
     let store = SqliteStore::open(dir, options()).expect("open");
     store.add_domain(&Domain::parse("example.test").expect("d")).await.expect("domain");
-    let new = NewAccount { address: Address::parse("full@example.test").expect("a"), password_hash: "$x$".into(), quota_bytes: 0 };
+    let new = NewAccount {
+        address: Address::parse("full@example.test").expect("a"),
+        password_hash: "$x$".into(),
+        quota_bytes: 0,
+    };
     let account = store.add_account(new).await.expect("account");
     (store, account.id)
 }
@@ -39,7 +46,12 @@ async fn setup(dir: &Path) -> (SqliteStore, i64) {
 fn message(n: usize, size: usize) -> NewMessage {
     let mut data = format!("Subject: {n}\r\n\r\n").into_bytes();
     data.resize(size, b'0' + (n % 10) as u8);
-    NewMessage { data: MessageData::from(data), internal_date: 0, flags: Default::default(), keywords: vec![] }
+    NewMessage {
+        data: MessageData::from(data),
+        internal_date: 0,
+        flags: Default::default(),
+        keywords: vec![],
+    }
 }
 
 fn sh(args: &[&str]) -> bool {

@@ -87,11 +87,11 @@ impl ChangeHub {
     pub fn publish(&self, changes: impl IntoIterator<Item = (AccountId, Change)>) {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for (account, change) in changes {
-            if let Some(sender) = channels.get(&account) {
-                if sender.send(change).is_err() {
-                    // Nobody listens any more.
-                    channels.remove(&account);
-                }
+            if let Some(sender) = channels.get(&account)
+                && sender.send(change).is_err()
+            {
+                // Nobody listens any more.
+                channels.remove(&account);
             }
         }
     }

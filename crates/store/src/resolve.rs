@@ -15,9 +15,9 @@ use std::collections::HashSet;
 
 use mailstead_types::Address;
 
+use crate::Result;
 use crate::model::{Account, AliasSource};
 use crate::traits::DirectoryStore;
-use crate::Result;
 
 /// Maximum alias nesting.
 pub const MAX_DEPTH: usize = 10;
@@ -91,10 +91,10 @@ async fn lookup_local(
     if let Some(found) = lookup_exact(store, address).await? {
         return Ok(found);
     }
-    if let Some((base, _detail)) = plus_separator.and_then(|sep| address.without_detail(sep)) {
-        if let Some(found) = lookup_exact(store, &base).await? {
-            return Ok(found);
-        }
+    if let Some((base, _detail)) = plus_separator.and_then(|sep| address.without_detail(sep))
+        && let Some(found) = lookup_exact(store, &base).await?
+    {
+        return Ok(found);
     }
     let catch_all = AliasSource::CatchAll(address.domain().clone());
     Ok(match store.get_alias(&catch_all).await? {

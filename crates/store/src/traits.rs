@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use mailstead_types::{Address, Domain, QueueId, SpecialUse};
 
+use crate::Result;
 use crate::model::*;
 use crate::notify::ChangeHub;
-use crate::Result;
 
 /// Domains, accounts and aliases.
 #[async_trait]
@@ -82,7 +82,12 @@ pub trait MailStore: Send + Sync {
     /// The bytes of a stored message.
     async fn read_message(&self, blob: &BlobId) -> Result<MessageData>;
     /// Changes flags of the given UIDs (missing UIDs are ignored).
-    async fn update_flags(&self, mailbox: MailboxId, uids: Vec<u32>, update: FlagUpdate) -> Result<FlagResult>;
+    async fn update_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: Vec<u32>,
+        update: FlagUpdate,
+    ) -> Result<FlagResult>;
     /// Copies messages to another mailbox of the same account, keeping flags.
     async fn copy_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult>;
     /// Moves messages atomically (copy + expunge in one transaction, RFC 6851).

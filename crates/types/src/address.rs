@@ -57,10 +57,14 @@ impl Domain {
         }
         let lower = trimmed.to_lowercase();
         for label in lower.split('.') {
-            let ok_chars = label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_' || !c.is_ascii());
-            if label.is_empty() || label.len() > 63 || !ok_chars || label.starts_with('-') || label.ends_with('-') {
+            let ok_chars =
+                label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_' || !c.is_ascii());
+            if label.is_empty()
+                || label.len() > 63
+                || !ok_chars
+                || label.starts_with('-')
+                || label.ends_with('-')
+            {
                 return Err(AddressError::BadLabel(label.to_string()));
             }
         }

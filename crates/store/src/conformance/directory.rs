@@ -1,9 +1,9 @@
 //! Conformance cases for domains, accounts, aliases and recipient resolution.
 
-use super::{account, addr, domain, StoreRef};
+use super::{StoreRef, account, addr, domain};
+use crate::StoreErrorKind;
 use crate::model::{Alias, AliasSource, NewAccount};
 use crate::resolve::resolve;
-use crate::StoreErrorKind;
 
 pub async fn domains(store: StoreRef) {
     assert!(store.list_domains().await.unwrap().is_empty());
@@ -61,25 +61,43 @@ pub async fn accounts(store: StoreRef) {
 
 pub async fn aliases(store: StoreRef) {
     account(&store, "alice@example.test").await;
-    let postmaster = Alias { source: AliasSource::parse("postmaster@example.test").unwrap(), targets: vec![addr("alice@example.test")] };
+    let postmaster = Alias {
+        source: AliasSource::parse("postmaster@example.test").unwrap(),
+        targets: vec![addr("alice@example.test")],
+    };
     store.add_alias(postmaster.clone()).await.unwrap();
     let err = store.add_alias(postmaster.clone()).await.unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::AlreadyExists);
-    let clash = Alias { source: AliasSource::parse("Alice@example.test").unwrap(), targets: vec![addr("x@y.test")] };
+    let clash =
+        Alias { source: AliasSource::parse("Alice@example.test").unwrap(), targets: vec![addr("x@y.test")] };
     assert_eq!(store.add_alias(clash).await.unwrap_err().kind, StoreErrorKind::AlreadyExists);
-    let foreign = Alias { source: AliasSource::parse("a@other.test").unwrap(), targets: vec![addr("alice@example.test")] };
+    let foreign = Alias {
+        source: AliasSource::parse("a@other.test").unwrap(),
+        targets: vec![addr("alice@example.test")],
+    };
     assert_eq!(store.add_alias(foreign).await.unwrap_err().kind, StoreErrorKind::NotFound);
     let err = store
-        .add_account(NewAccount { address: addr("postmaster@example.test"), password_hash: "$h$".into(), quota_bytes: 0 })
+        .add_account(NewAccount {
+            address: addr("postmaster@example.test"),
+            password_hash: "$h$".into(),
+            quota_bytes: 0,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::AlreadyExists, "an account may not shadow an alias");
 
-    let catch_all = Alias { source: AliasSource::parse("@example.test").unwrap(), targets: vec![addr("alice@example.test"), addr("ext@remote.test")] };
+    let catch_all = Alias {
+        source: AliasSource::parse("@example.test").unwrap(),
+        targets: vec![addr("alice@example.test"), addr("ext@remote.test")],
+    };
     store.add_alias(catch_all.clone()).await.unwrap();
     assert_eq!(store.get_alias(&catch_all.source).await.unwrap(), Some(catch_all.clone()));
-    assert_eq!(store.get_alias(&AliasSource::parse("POSTMASTER@example.test").unwrap()).await.unwrap(), Some(postmaster.clone()));
-    let listed: Vec<String> = store.list_aliases().await.unwrap().into_iter().map(|a| a.source.to_string()).collect();
+    assert_eq!(
+        store.get_alias(&AliasSource::parse("POSTMASTER@example.test").unwrap()).await.unwrap(),
+        Some(postmaster.clone())
+    );
+    let listed: Vec<String> =
+        store.list_aliases().await.unwrap().into_iter().map(|a| a.source.to_string()).collect();
     assert_eq!(listed, vec!["@example.test", "postmaster@example.test"]);
     store.delete_alias(&catch_all.source).await.unwrap();
     assert!(store.get_alias(&catch_all.source).await.unwrap().is_none());
@@ -90,7 +108,10 @@ pub async fn resolution(store: StoreRef) {
     let alice = account(&store, "alice@example.test").await;
     let bob = account(&store, "bob@example.test").await;
     let add = |src: &str, targets: &[&str]| {
-        let alias = Alias { source: AliasSource::parse(src).unwrap(), targets: targets.iter().map(|t| addr(t)).collect() };
+        let alias = Alias {
+            source: AliasSource::parse(src).unwrap(),
+            targets: targets.iter().map(|t| addr(t)).collect(),
+        };
         let store = store.clone();
         async move { store.add_alias(alias).await.unwrap() }
     };

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use mailstead_types::{Flag, Flags, SpecialUse};
 
-use super::{account, big_message, message, StoreRef};
+use super::{StoreRef, account, big_message, message};
+use crate::StoreErrorKind;
 use crate::model::{AppendTarget, FlagOp, FlagUpdate, Mailbox};
 use crate::notify::Change;
-use crate::StoreErrorKind;
 
 async fn mailbox(store: &StoreRef, account: i64, name: &str) -> Mailbox {
     store.get_mailbox(account, name).await.unwrap().unwrap_or_else(|| panic!("no mailbox {name}"))
@@ -75,7 +75,11 @@ pub async fn append_and_read(store: StoreRef) {
     let e = &store.entries(archive.id).await.unwrap()[0];
     assert_eq!(e.uid, r[0].clone().unwrap().uid);
     assert_eq!(e.flags, seen());
-    assert_eq!(e.keywords, vec!["$Label1".to_string(), "Work".to_string()], "keywords dedup case-insensitively");
+    assert_eq!(
+        e.keywords,
+        vec!["$Label1".to_string(), "Work".to_string()],
+        "keywords dedup case-insensitively"
+    );
     assert_eq!(archive.unseen, 0);
 }
 
@@ -111,7 +115,10 @@ pub async fn flags_and_modseq(store: StoreRef) {
         unchanged_since: since,
     };
 
-    let r = store.update_flags(inbox.id, vec![1, 2, 99], upd(FlagOp::Add, seen(), &["Work"], None)).await.unwrap();
+    let r = store
+        .update_flags(inbox.id, vec![1, 2, 99], upd(FlagOp::Add, seen(), &["Work"], None))
+        .await
+        .unwrap();
     assert_eq!(r.changed.iter().map(|e| e.uid).collect::<Vec<_>>(), vec![1, 2]);
     assert!(r.changed.iter().all(|e| e.flags == seen() && e.keywords == vec!["Work".to_string()]));
     assert!(r.changed[0].modseq > before[2].modseq);
@@ -123,15 +130,23 @@ pub async fn flags_and_modseq(store: StoreRef) {
 
     let m1 = store.entries(inbox.id).await.unwrap()[0].modseq;
     let r = store
-        .update_flags(inbox.id, vec![1, 3], upd(FlagOp::Add, Flags::EMPTY.with(Flag::Flagged), &[], Some(m1 - 1)))
+        .update_flags(
+            inbox.id,
+            vec![1, 3],
+            upd(FlagOp::Add, Flags::EMPTY.with(Flag::Flagged), &[], Some(m1 - 1)),
+        )
         .await
         .unwrap();
     assert_eq!(r.conflicts, vec![1], "UNCHANGEDSINCE refuses messages changed later");
     assert_eq!(r.changed.iter().map(|e| e.uid).collect::<Vec<_>>(), vec![3]);
 
-    let r = store.update_flags(inbox.id, vec![2], upd(FlagOp::Remove, seen(), &["work"], None)).await.unwrap();
+    let r =
+        store.update_flags(inbox.id, vec![2], upd(FlagOp::Remove, seen(), &["work"], None)).await.unwrap();
     assert_eq!((r.changed[0].flags, r.changed[0].keywords.len()), (Flags::EMPTY, 0));
-    let r = store.update_flags(inbox.id, vec![3], upd(FlagOp::Replace, Flags::EMPTY.with(Flag::Draft), &["X"], None)).await.unwrap();
+    let r = store
+        .update_flags(inbox.id, vec![3], upd(FlagOp::Replace, Flags::EMPTY.with(Flag::Draft), &["X"], None))
+        .await
+        .unwrap();
     assert_eq!(r.changed[0].flags, Flags::EMPTY.with(Flag::Draft));
     assert_eq!(r.changed[0].keywords, vec!["X".to_string()]);
 
@@ -147,11 +162,20 @@ pub async fn expunge_and_vanished(store: StoreRef) {
         append_one(&store, a.id, "INBOX", s).await;
     }
     let inbox = mailbox(&store, a.id, "INBOX").await;
-    let deleted = FlagUpdate { op: FlagOp::Add, flags: Flags::EMPTY.with(Flag::Deleted), keywords: vec![], unchanged_since: None };
+    let deleted = FlagUpdate {
+        op: FlagOp::Add,
+        flags: Flags::EMPTY.with(Flag::Deleted),
+        keywords: vec![],
+        unchanged_since: None,
+    };
     store.update_flags(inbox.id, vec![2, 3, 4], deleted).await.unwrap();
     let mark = mailbox(&store, a.id, "INBOX").await.highest_modseq;
 
-    assert_eq!(store.expunge(inbox.id, Some(vec![1, 2])).await.unwrap(), vec![2], "UID EXPUNGE only the given \\Deleted");
+    assert_eq!(
+        store.expunge(inbox.id, Some(vec![1, 2])).await.unwrap(),
+        vec![2],
+        "UID EXPUNGE only the given \\Deleted"
+    );
     assert_eq!(store.expunge(inbox.id, None).await.unwrap(), vec![3, 4]);
     assert!(store.expunge(inbox.id, None).await.unwrap().is_empty());
     let left: Vec<u32> = store.entries(inbox.id).await.unwrap().iter().map(|e| e.uid).collect();
@@ -170,7 +194,8 @@ pub async fn copy_and_move(store: StoreRef) {
     }
     let inbox = mailbox(&store, a.id, "INBOX").await;
     let archive = mailbox(&store, a.id, "Archive").await;
-    let flag = FlagUpdate { op: FlagOp::Add, flags: seen(), keywords: vec!["K".into()], unchanged_since: None };
+    let flag =
+        FlagUpdate { op: FlagOp::Add, flags: seen(), keywords: vec!["K".into()], unchanged_since: None };
     store.update_flags(inbox.id, vec![2], flag).await.unwrap();
 
     let c = store.copy_messages(inbox.id, vec![2, 3, 42], archive.id).await.unwrap();
@@ -194,9 +219,18 @@ pub async fn mailbox_lifecycle(store: StoreRef) {
     let a = account(&store, "a@example.test").await;
     let work = store.create_mailbox(a.id, "Work", None).await.unwrap();
     store.create_mailbox(a.id, "Work/2024", None).await.unwrap();
-    assert_eq!(store.create_mailbox(a.id, "work", None).await.map(|_| ()).unwrap_err().kind, StoreErrorKind::AlreadyExists);
-    assert_eq!(store.create_mailbox(a.id, "", None).await.map(|_| ()).unwrap_err().kind, StoreErrorKind::Invalid);
-    assert_eq!(store.create_mailbox(a.id, "a//b", None).await.map(|_| ()).unwrap_err().kind, StoreErrorKind::Invalid);
+    assert_eq!(
+        store.create_mailbox(a.id, "work", None).await.map(|_| ()).unwrap_err().kind,
+        StoreErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        store.create_mailbox(a.id, "", None).await.map(|_| ()).unwrap_err().kind,
+        StoreErrorKind::Invalid
+    );
+    assert_eq!(
+        store.create_mailbox(a.id, "a//b", None).await.map(|_| ()).unwrap_err().kind,
+        StoreErrorKind::Invalid
+    );
     append_one(&store, a.id, "Work/2024", "x").await;
 
     store.rename_mailbox(a.id, "Work", "Jobs").await.unwrap();
@@ -205,7 +239,10 @@ pub async fn mailbox_lifecycle(store: StoreRef) {
     assert!(!names.iter().any(|n| n.starts_with("Work")));
     let jobs2024 = mailbox(&store, a.id, "Jobs/2024").await;
     assert_eq!(store.entries(jobs2024.id).await.unwrap().len(), 1, "messages follow a rename");
-    assert_eq!(store.rename_mailbox(a.id, "Jobs", "Sent").await.unwrap_err().kind, StoreErrorKind::AlreadyExists);
+    assert_eq!(
+        store.rename_mailbox(a.id, "Jobs", "Sent").await.unwrap_err().kind,
+        StoreErrorKind::AlreadyExists
+    );
     assert_eq!(store.rename_mailbox(a.id, "Nope", "X").await.unwrap_err().kind, StoreErrorKind::NotFound);
 
     store.set_subscribed(a.id, "Jobs", false).await.unwrap();
@@ -245,7 +282,12 @@ pub async fn quota(store: StoreRef) {
     let r = store.append(msg.clone(), target(a.id, "INBOX")).await.unwrap();
     assert_eq!(r[0].as_ref().unwrap_err().kind, StoreErrorKind::OverQuota);
     let inbox = mailbox(&store, a.id, "INBOX").await;
-    let deleted = FlagUpdate { op: FlagOp::Add, flags: Flags::EMPTY.with(Flag::Deleted), keywords: vec![], unchanged_since: None };
+    let deleted = FlagUpdate {
+        op: FlagOp::Add,
+        flags: Flags::EMPTY.with(Flag::Deleted),
+        keywords: vec![],
+        unchanged_since: None,
+    };
     store.update_flags(inbox.id, vec![1], deleted).await.unwrap();
     store.expunge(inbox.id, None).await.unwrap();
     assert_eq!(store.get_account(&a.address).await.unwrap().unwrap().used_bytes, 10_000);
@@ -263,7 +305,12 @@ pub async fn notifications(store: StoreRef) {
         Change::MessageAdded { mailbox, uid: u, .. } => assert_eq!((mailbox, u), (inbox.id, uid)),
         other => panic!("unexpected {other:?}"),
     }
-    let flag = FlagUpdate { op: FlagOp::Add, flags: Flags::EMPTY.with(Flag::Deleted), keywords: vec![], unchanged_since: None };
+    let flag = FlagUpdate {
+        op: FlagOp::Add,
+        flags: Flags::EMPTY.with(Flag::Deleted),
+        keywords: vec![],
+        unchanged_since: None,
+    };
     store.update_flags(inbox.id, vec![uid], flag).await.unwrap();
     assert!(matches!(rx.recv().await.unwrap(), Change::FlagsChanged { uid: 1, .. }));
     store.expunge(inbox.id, None).await.unwrap();

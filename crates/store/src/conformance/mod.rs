@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use mailstead_types::{Address, Domain};
 
-use crate::model::{Account, MessageData, NewAccount, NewMessage};
 use crate::Store;
+use crate::model::{Account, MessageData, NewAccount, NewMessage};
 
 /// Expands to one tokio test per conformance case. `$make` is an async fn returning
 /// `(Arc<dyn Store>, G)` where `G` keeps the backend's resources (e.g. a temp dir) alive.
@@ -87,14 +87,24 @@ pub fn message(subject: &str) -> NewMessage {
     let text = format!(
         "From: a@example.test\r\nTo: b@example.test\r\nSubject: {subject}\r\nMessage-ID: <{subject}@t>\r\n\r\nHello {subject}\r\n"
     );
-    NewMessage { data: bytes(text.as_bytes()), internal_date: 1_700_000_000, flags: Default::default(), keywords: vec![] }
+    NewMessage {
+        data: bytes(text.as_bytes()),
+        internal_date: 1_700_000_000,
+        flags: Default::default(),
+        keywords: vec![],
+    }
 }
 
 /// A message of `size` bytes (to exercise both inline and file blob storage).
 pub fn big_message(size: usize, fill: u8) -> NewMessage {
     let mut data = b"Subject: big\r\n\r\n".to_vec();
     data.resize(size, fill);
-    NewMessage { data: bytes(&data), internal_date: 1_700_000_000, flags: Default::default(), keywords: vec![] }
+    NewMessage {
+        data: bytes(&data),
+        internal_date: 1_700_000_000,
+        flags: Default::default(),
+        keywords: vec![],
+    }
 }
 
 /// Shared bytes from a slice.

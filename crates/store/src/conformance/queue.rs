@@ -2,7 +2,7 @@
 
 use mailstead_types::QueueId;
 
-use super::{addr, bytes, StoreRef};
+use super::{StoreRef, addr, bytes};
 use crate::model::{Event, JournalQuery, NewQueued, NewRecipient, RecipientState, RecipientUpdate};
 
 fn qid(n: u32) -> QueueId {
@@ -49,14 +49,21 @@ pub async fn queue_lifecycle(store: StoreRef) {
     let list = store.queue_list().await.unwrap();
     assert_eq!(list.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), vec![id.clone(), held.clone()]);
     let m = &list[0];
-    assert_eq!((m.envid.as_deref(), m.ret.as_deref(), m.size), (Some("ENV1"), Some("HDRS"), data.len() as u64));
+    assert_eq!(
+        (m.envid.as_deref(), m.ret.as_deref(), m.size),
+        (Some("ENV1"), Some("HDRS"), data.len() as u64)
+    );
     assert_eq!(m.recipients.len(), 2);
     assert!(m.recipients.iter().all(|r| r.state == RecipientState::Pending && r.attempts == 0));
     assert_eq!(list[1].sender, None);
     assert_eq!(&store.queue_read(&id).await.unwrap()[..], &data[..]);
 
     let due = store.queue_due(1000, 10).await.unwrap();
-    assert_eq!(due.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), vec![id.clone()], "held messages are not due");
+    assert_eq!(
+        due.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![id.clone()],
+        "held messages are not due"
+    );
 
     let update = |a: &str, state, next| RecipientUpdate {
         address: addr(a),
@@ -66,7 +73,13 @@ pub async fn queue_lifecycle(store: StoreRef) {
         reply: format!("reply for {a}"),
     };
     store
-        .queue_update(&id, vec![update("x@remote.test", RecipientState::Delivered, 0), update("y@remote.test", RecipientState::Pending, 5000)])
+        .queue_update(
+            &id,
+            vec![
+                update("x@remote.test", RecipientState::Delivered, 0),
+                update("y@remote.test", RecipientState::Pending, 5000),
+            ],
+        )
         .await
         .unwrap();
     let m = store.queue_get(&id).await.unwrap().unwrap();
@@ -79,7 +92,10 @@ pub async fn queue_lifecycle(store: StoreRef) {
     store.queue_retry(&id, 2000).await.unwrap();
     assert_eq!(store.queue_due(2000, 10).await.unwrap().len(), 1);
     store.queue_update(&id, vec![update("y@remote.test", RecipientState::Failed, 0)]).await.unwrap();
-    assert!(store.queue_get(&id).await.unwrap().is_none(), "a message leaves the queue when all recipients are final");
+    assert!(
+        store.queue_get(&id).await.unwrap().is_none(),
+        "a message leaves the queue when all recipients are final"
+    );
     assert!(store.queue_read(&id).await.is_err());
 
     store.queue_set_held(&held, false).await.unwrap();
@@ -111,8 +127,14 @@ pub async fn journal(store: StoreRef) {
     let kinds = |events: Vec<Event>| events.into_iter().map(|e| (e.ts_ms, e.kind)).collect::<Vec<_>>();
     let all_q1 = vec![(1, "smtp.connect".to_string()), (2, "smtp.rcpt".into()), (4, "delivery.local".into())];
     assert_eq!(kinds(store.journal_query(JournalQuery::QueueId(q1.clone()), 100).await.unwrap()), all_q1);
-    assert_eq!(kinds(store.journal_query(JournalQuery::MessageId("<m1@x>".into()), 100).await.unwrap()), all_q1);
-    assert_eq!(kinds(store.journal_query(JournalQuery::Address("bob@example.test".into()), 100).await.unwrap()), all_q1);
+    assert_eq!(
+        kinds(store.journal_query(JournalQuery::MessageId("<m1@x>".into()), 100).await.unwrap()),
+        all_q1
+    );
+    assert_eq!(
+        kinds(store.journal_query(JournalQuery::Address("bob@example.test".into()), 100).await.unwrap()),
+        all_q1
+    );
     let e = store.journal_query(JournalQuery::QueueId(q2), 100).await.unwrap();
     assert_eq!(e[0].data, serde_json::json!({"n": 3}));
     assert_eq!(store.journal_query(JournalQuery::QueueId(q1), 2).await.unwrap().len(), 2);

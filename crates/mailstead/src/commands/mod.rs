@@ -1,0 +1,62 @@
+//! One module per subcommand; [`run`] dispatches. Everything here is the binary's edge, so
+//! errors are `anyhow` with context a person can act on.
+
+mod check_config;
+mod directory;
+mod init;
+
+use anyhow::{Context, Result};
+
+use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::datadir::DataDir;
+
+/// Runs a parsed command line.
+pub async fn run(data: &DataDir, command: Command) -> Result<()> {
+    match command {
+        Command::Init { domain, hostname, dev } => {
+            crate::logging::init_for_tool();
+            init::run(data, &domain, hostname.as_deref(), dev).await
+        }
+        Command::Serve => crate::serve::run(data).await,
+        Command::CheckConfig => {
+            crate::logging::init_for_tool();
+            check_config::run(data).await
+        }
+        Command::Domain { action } => {
+            crate::logging::init_for_tool();
+            directory::domain(data, action).await
+        }
+        Command::Account { action } => {
+            crate::logging::init_for_tool();
+            directory::account(data, action).await
+        }
+        Command::Alias { action } => {
+            crate::logging::init_for_tool();
+            directory::alias(data, action).await
+        }
+    }
+}
+
+/// Loads the configuration of a data directory.
+pub fn load_config(data: &DataDir) -> Result<Config> {
+    Config::load(&data.config()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Store options from the configuration.
+pub fn store_options(config: &Config, mode: OpenMode) -> SqliteOptions {
+    SqliteOptions {
+        inline_blob_max: config.store.inline_blob_max as usize,
+        group_commit_max_batch: config.store.group_commit_max_batch,
+        mode,
+    }
+}
+
+/// Opens the store for a command-line tool, beside a possibly running server.
+pub fn open_store(data: &DataDir) -> Result<SqliteStore> {
+    let config = load_config(data)?;
+    SqliteStore::open(data.root(), store_options(&config, OpenMode::Tool))
+        .with_context(|| format!("opening the store in {}", data.root().display()))
+}

@@ -1,0 +1,255 @@
+//! The sections of `mailstead.toml`, each declared once with [`config_section!`]: every option's
+//! documentation, type, default and validator are on consecutive lines here. To add an option,
+//! add a line to its section (and a validator in `checks.rs` if it needs one), then regenerate
+//! `docs/config.md` with `MAILSTEAD_BLESS=1 cargo test -p mailstead config`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{
+    dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator, tls_extra,
+};
+use super::schema::{
+    ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
+};
+
+config_section! {
+    /// Identity of this mail host and the mode it runs in.
+    section "server" => pub struct Server {
+        /// The machine's mail host name, used in the SMTP greeting and in EHLO/HELO when sending.
+        /// It should be the name your MX records point to and that the IP's PTR record gives
+        /// back. Must be a valid DNS name (letters, digits, hyphens; labels up to 63 characters;
+        /// internationalized names in their `xn--` form).
+        hostname: String as "string (DNS name)" = "localhost".to_string() => dns_name,
+        /// Development mode, for trying Mailstead on one machine without root: plaintext AUTH is
+        /// allowed on loopback connections only, and a self-signed certificate is created when
+        /// none exists. Never enable on a server reachable from the Internet.
+        dev: bool = false,
+    }
+}
+
+config_section! {
+    /// The address each service listens on: `"IP:port"` (IPv6 as `"[::]:25"`) or `"off"` to
+    /// disable the service. Port 0 picks a free port (the bound address is logged and written
+    /// to `run/ports.json`). Two services cannot share one address. `mailstead init --dev`
+    /// writes loopback addresses on unprivileged ports instead of these defaults.
+    section "listen" => pub struct Listen {
+        /// SMTP from other mail servers (MX traffic), STARTTLS offered.
+        smtp: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:25".into() => listen_addr,
+        /// Message submission by your users' mail clients, STARTTLS required before AUTH
+        /// (RFC 6409).
+        submission: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:587".into() => listen_addr,
+        /// Message submission over implicit TLS (RFC 8314).
+        submissions: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:465".into() => listen_addr,
+        /// IMAP, STARTTLS required before LOGIN.
+        imap: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:143".into() => listen_addr,
+        /// IMAP over implicit TLS.
+        imaps: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:993".into() => listen_addr,
+        /// POP3, STARTTLS (STLS) required before login.
+        pop3: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:110".into() => listen_addr,
+        /// POP3 over implicit TLS.
+        pop3s: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:995".into() => listen_addr,
+        /// LMTP for local delivery from other programs (e.g. a Postfix in front). Keep it on
+        /// loopback: LMTP has no authentication.
+        lmtp: String as "string (\"IP:port\" or \"off\")" = "127.0.0.1:24".into() => listen_addr,
+        /// HTTP: ACME challenges, MTA-STS policy, autoconfig; redirects everything else to HTTPS.
+        http: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:80".into() => listen_addr,
+        /// HTTPS: webmail, admin, sending API, autoconfig, MTA-STS policy.
+        https: String as "string (\"IP:port\" or \"off\")" = "0.0.0.0:443".into() => listen_addr,
+    }
+}
+
+config_section! {
+    /// TLS certificates. Paths are relative to the data directory unless absolute. PEM files:
+    /// the certificate file holds the full chain, leaf first.
+    section "tls" => pub struct Tls {
+        /// The default certificate, used when the client sends no SNI or no `extra` entry matches.
+        cert: String as "string (path)" = "tls/cert.pem".into() => not_empty,
+        /// The private key of `cert` (PKCS#8, PKCS#1 or SEC1 PEM). Keep it readable only by the
+        /// server's user.
+        key: String as "string (path)" = "tls/key.pem".into() => not_empty,
+        /// More certificates, chosen by the name the client asks for (SNI) among the names each
+        /// certificate covers. Add one `[[tls.extra]]` table per certificate, after `[tls]`:
+        ///
+        ///     [[tls.extra]]
+        ///     cert = "tls/example.org.pem"
+        ///     key = "tls/example.org.key"
+        extra: Vec<TlsCert> = Vec::new() => tls_extra,
+    }
+}
+
+config_section! {
+    /// Limits that protect the server from overload and abuse. None may be 0.
+    section "limits" => pub struct Limits {
+        /// Simultaneous connections across all services; more are refused.
+        max_connections: u32 = 1000 => nonzero,
+        /// Simultaneous connections from one IP address.
+        max_connections_per_ip: u32 = 20 => nonzero,
+        /// A session with no input for this long is closed.
+        idle_timeout_secs: u64 as "integer (seconds)" = 300 => nonzero,
+        /// A TLS handshake (implicit TLS or STARTTLS) must complete within this time.
+        tls_handshake_timeout_secs: u64 as "integer (seconds)" = 10 => nonzero,
+        /// Largest message accepted (announced as SMTP SIZE). 52428800 is 50 MiB.
+        max_message_size: u64 as "integer (bytes)" = 52_428_800 => nonzero,
+        /// Recipients accepted per message; further RCPT TO get a temporary error (RFC 5321
+        /// requires at least 100).
+        max_recipients: u32 = 1000 => nonzero,
+        /// Protocol errors a session may make before it is disconnected.
+        max_errors: u32 = 10 => nonzero,
+        /// Longest protocol or message line accepted, in bytes including CRLF. At least 1000
+        /// (RFC 5321 §4.5.3.1.6); longer lines are rejected.
+        max_line_length: usize as "integer (bytes)" = 4096 => line_length,
+        /// Failed authentications allowed from one IP address per hour; beyond this, AUTH and
+        /// LOGIN from that address are refused until the hour has passed.
+        auth_failures_per_ip_per_hour: u32 = 10 => nonzero,
+    }
+}
+
+config_section! {
+    /// Where mail and accounts are stored.
+    section "store" => pub struct Store {
+        /// The storage backend. `"sqlite"`: the embedded store in the data directory, needing
+        /// no other service (the only backend available so far).
+        backend: StoreBackend = StoreBackend::Sqlite,
+        /// Messages up to this size are kept inside the database; larger ones as files under
+        /// `blobs/`. 0 keeps every message as a file.
+        inline_blob_max: u64 as "integer (bytes)" = 65_536,
+        /// Most deliveries committed together in one transaction and one fsync (group commit).
+        /// Nothing is acknowledged before its commit.
+        group_commit_max_batch: usize = 256 => nonzero,
+    }
+}
+
+config_section! {
+    /// Local delivery.
+    section "delivery" => pub struct Delivery {
+        /// Plus-addressing separator: with `"+"`, mail to `alice+lists@example.com` is
+        /// delivered to `alice@example.com`. One of `"+"`, `"-"`, `"_"`, `"="`, or `""` to
+        /// disable plus-addressing.
+        plus_separator: String as "string (one character or \"\")" = "+".into() => plus_separator,
+    }
+}
+
+config_section! {
+    /// Logging. Service logs go to standard error (collected by systemd or your supervisor);
+    /// the mail log is a separate, human-readable file of what happened to each message.
+    section "log" => pub struct Log {
+        /// Verbosity: `"error"`, `"warn"`, `"info"`, `"debug"` or `"trace"`, or a tracing
+        /// filter directive such as `"info,mailstead_smtp=debug"`.
+        level: String as "string (level or filter directive)" = "info".into() => log_level,
+        /// Format of the service log: `"text"` for people, `"json"` for log collectors.
+        format: LogFormat = LogFormat::Text,
+        /// The mail log a postmaster greps: one line per connection, message accepted,
+        /// delivery and bounce. Relative to the data directory; `"off"` disables it.
+        mail_log: String as "string (path or \"off\")" = "log/mail.log".into() => mail_log,
+    }
+}
+
+/// One extra certificate chosen by SNI (an entry of `[[tls.extra]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCert {
+    /// Certificate chain file (PEM), relative to the data directory unless absolute.
+    pub cert: String,
+    /// Private key file (PEM), relative to the data directory unless absolute.
+    pub key: String,
+}
+
+impl ConfigType for Vec<TlsCert> {
+    const TYPE_NAME: &'static str = "array of tables ({ cert, key })";
+}
+
+/// The storage backend (`[store] backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded SQLite database plus blob files in the data directory.
+    Sqlite,
+}
+
+impl ConfigType for StoreBackend {
+    const TYPE_NAME: &'static str = "string (\"sqlite\")";
+}
+
+/// The service log format (`[log] format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl ConfigType for LogFormat {
+    const TYPE_NAME: &'static str = "string (\"text\" or \"json\")";
+}
+
+/// The value that disables a listener or the mail log.
+pub const OFF: &str = "off";
+
+impl Listen {
+    /// Every service with its configured value, in declaration order.
+    pub fn services(&self) -> [(&'static str, &str); 10] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("submissions", &self.submissions),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("lmtp", &self.lmtp),
+            ("http", &self.http),
+            ("https", &self.https),
+        ]
+    }
+
+    /// The services to start and their addresses; `"off"` services are left out. Call on a
+    /// validated configuration (from [`super::Config::load`]): unparsable values are skipped.
+    pub fn enabled(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.services()
+            .into_iter()
+            .filter(|(_, value)| *value != OFF)
+            .filter_map(|(name, value)| value.parse().ok().map(|addr| (name, addr)))
+            .collect()
+    }
+
+    /// The `--dev` listeners: loopback on unprivileged ports (SMTP 2525, submission 2587, …).
+    pub fn dev() -> Self {
+        let at = |port: u16| format!("127.0.0.1:{port}");
+        Self {
+            smtp: at(2525),
+            submission: at(2587),
+            submissions: at(2465),
+            imap: at(2143),
+            imaps: at(2993),
+            pop3: at(2110),
+            pop3s: at(2995),
+            lmtp: at(2024),
+            http: at(8080),
+            https: at(8443),
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::idle_timeout_secs`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`Limits::tls_handshake_timeout_secs`] as a duration.
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.tls_handshake_timeout_secs)
+    }
+}
+
+impl Delivery {
+    /// The plus-addressing separator, or `None` when plus-addressing is disabled.
+    pub fn plus_separator(&self) -> Option<char> {
+        self.plus_separator.chars().next()
+    }
+}

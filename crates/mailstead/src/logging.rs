@@ -1,0 +1,71 @@
+//! Logging: structured logs (text or JSON) on standard error for the operator, and a separate
+//! human-readable mail log file a postmaster can grep. Events with target `mail` go to both.
+//!
+//! Secrets never reach a log line: protocol code logs `AUTH <redacted>`, and no password or
+//! key is ever a field.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Output format of the operator log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Installs the global subscriber. `level` is a tracing filter (`info`, `mailstead=debug`, …);
+/// `RUST_LOG` overrides it. `mail_log` is the mail log file, if enabled.
+pub fn init(level: &str, format: LogFormat, mail_log: Option<&Path>) -> Result<()> {
+    let filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(level)).context("log level")?;
+    let stderr = match format {
+        LogFormat::Text => {
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed()
+        }
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
+    };
+    let mail = match mail_log {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the mail log {}", path.display()))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(Mutex::new(file))
+                    .with_ansi(false)
+                    .with_target(false)
+                    .with_filter(Targets::new().with_target("mail", tracing::Level::INFO)),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(stderr.with_filter(filter))
+        .with(mail)
+        .try_init()
+        .context("installing the logger")?;
+    Ok(())
+}
+
+/// A quiet logger for one-shot commands: warnings and errors only.
+pub fn init_for_tool() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .try_init();
+}

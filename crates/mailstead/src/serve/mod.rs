@@ -1,0 +1,148 @@
+//! `mailstead serve`: the composition root. Loads the config, takes the data directory's lock,
+//! opens the store (running crash recovery), loads TLS, binds every enabled listener that has
+//! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
+//! sessions finish their transaction (up to 30 s), flushes the store and exits.
+
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use mailstead_net::{ConnectionHandler, ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
+use mailstead_store::Store;
+use mailstead_store_sqlite::{OpenMode, SqliteStore};
+
+use crate::commands::{load_config, store_options};
+use crate::config::{Config, LogFormat};
+use crate::datadir::DataDir;
+
+/// How long in-flight sessions get to finish after SIGTERM.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs the server until a termination signal.
+pub async fn run(data: &DataDir) -> Result<()> {
+    let started = Instant::now();
+    let config = load_config(data)?;
+    let format = match config.log.format {
+        LogFormat::Text => crate::logging::LogFormat::Text,
+        LogFormat::Json => crate::logging::LogFormat::Json,
+    };
+    crate::logging::init(&config.log.level, format, config.mail_log_path(data.root()).as_deref())?;
+    let _lock = data.lock_server()?;
+
+    let store = SqliteStore::open(data.root(), store_options(&config, OpenMode::Server))
+        .with_context(|| format!("opening the store in {}", data.root().display()))?;
+    let tls = tls::load(data, &config)?;
+    let store: Arc<dyn Store> = Arc::new(store.clone());
+
+    let limits = ConnectionLimits {
+        max_total: config.limits.max_connections as usize,
+        max_per_ip: config.limits.max_connections_per_ip as usize,
+        idle_timeout: config.limits.idle_timeout(),
+        tls_handshake_timeout: config.limits.tls_handshake_timeout(),
+    };
+    let tracker = ConnectionTracker::new(limits);
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let services = Services::build(&config, store.clone());
+
+    let mut bound = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for (service, addr) in config.listen.enabled() {
+        let Some(handler) = services.handler(service) else {
+            tracing::info!(service, "no protocol driver for this service in this version; not listening");
+            continue;
+        };
+        let spec = ListenerSpec::new(service, addr, tls_mode(service));
+        let listener = mailstead_net::bind(&spec).await.with_context(|| format!("starting {service}"))?;
+        bound.insert(service.to_string(), listener.local_addr().to_string());
+        let acceptor = Some(tls.acceptor.clone());
+        listeners.push(tokio::spawn(mailstead_net::run(
+            listener,
+            acceptor,
+            tracker.clone(),
+            handler,
+            shutdown.clone(),
+            tasks.clone(),
+        )));
+    }
+    write_ports(data, &bound)?;
+    tracing::info!(
+        hostname = %config.server.hostname,
+        dev = config.server.dev,
+        listeners = ?bound,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "mailstead ready"
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no new connections; finishing sessions");
+    shutdown.cancel();
+    for l in listeners {
+        let _ = l.await;
+    }
+    if !mailstead_net::drain(&tasks, DRAIN_DEADLINE).await {
+        tracing::warn!(
+            "some sessions did not finish within {DRAIN_DEADLINE:?}; their open transactions were not acknowledged"
+        );
+    }
+    store_flush(&store).await;
+    let _ = std::fs::remove_file(data.ports_file());
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn store_flush(store: &Arc<dyn Store>) {
+    // Every acknowledged write is already durable; this waits for writes still in flight.
+    let _ = store.list_domains().await;
+}
+
+/// The TLS mode of each service.
+fn tls_mode(service: &str) -> TlsMode {
+    match service {
+        "submissions" | "imaps" | "pop3s" | "https" => TlsMode::Implicit,
+        "lmtp" | "http" => TlsMode::Plain,
+        _ => TlsMode::StartTls,
+    }
+}
+
+/// The protocol drivers this build has, by service name.
+struct Services {
+    handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>>,
+}
+
+impl Services {
+    fn build(_config: &Config, _store: Arc<dyn Store>) -> Services {
+        Services { handlers: BTreeMap::new() }
+    }
+
+    fn handler(&self, service: &str) -> Option<Arc<dyn ConnectionHandler>> {
+        self.handlers.get(service).cloned()
+    }
+}
+
+/// Writes `run/ports.json` (service → bound address) atomically.
+fn write_ports(data: &DataDir, bound: &BTreeMap<String, String>) -> Result<()> {
+    let path = data.ports_file();
+    let tmp = path.with_extension("tmp");
+    let json = serde_json::to_string_pretty(bound)?;
+    std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Sans-I/O protocol state machines (SMTP/LMTP). Work in progress.
