@@ -77,6 +77,34 @@ impl MailStore for SqliteStore {
             .await
     }
 
+    async fn append_each(&self, items: Vec<(NewMessage, AppendTarget)>) -> Result<Vec<Result<Appended>>> {
+        let files = self.inner.blobs.clone();
+        let datas: Vec<MessageData> = items.iter().map(|(m, _)| m.data.clone()).collect();
+        let blobs = tokio::task::spawn_blocking(move || {
+            datas.into_iter().map(|d| files.prepare(d)).collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))??;
+        let files = self.inner.blobs.clone();
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let mut results = Vec::with_capacity(items.len());
+                for ((message, target), blob) in items.iter().zip(&blobs) {
+                    let keywords = rows::normalize_keywords(&message.keywords);
+                    let result = append_one(conn, ctx, target, blob, message, &keywords)?;
+                    if result.is_ok() {
+                        rows::blob_ref(conn, &files, blob, 1)?;
+                    } else if blob.in_file {
+                        ctx.unreferenced(blob.id.clone());
+                    }
+                    results.push(result);
+                }
+                Ok(results)
+            })
+            .await
+    }
+
     async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>> {
         self.inner
             .readers

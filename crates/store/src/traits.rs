@@ -77,6 +77,10 @@ pub trait MailStore: Send + Sync {
     /// (unknown mailbox, over quota); the outer error means nothing was stored. Returns only
     /// after everything is durable.
     async fn append(&self, message: NewMessage, targets: Vec<AppendTarget>) -> Result<Vec<Result<Appended>>>;
+    /// Appends several different messages (e.g. one per recipient, each with its own
+    /// `Delivered-To:`) in one transaction: all are durable together or, on the outer error,
+    /// none is stored. Each item succeeds or fails on its own, as with [`MailStore::append`].
+    async fn append_each(&self, items: Vec<(NewMessage, AppendTarget)>) -> Result<Vec<Result<Appended>>>;
     /// All messages of a mailbox in UID order.
     async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>>;
     /// The bytes of a stored message.

@@ -8,9 +8,11 @@
 //! binary can share it without depending on each other.
 
 mod address;
+mod date;
 mod flags;
 mod queue_id;
 
 pub use address::{Address, AddressError, Domain, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LOCAL_PART_LEN};
+pub use date::rfc5322_date;
 pub use flags::{Flag, Flags, SpecialUse};
 pub use queue_id::QueueId;

@@ -101,6 +101,27 @@ pub async fn append_many_targets(store: StoreRef) {
     assert_eq!(store.read_message(&eb[0].blob).await.unwrap().len(), 100 * 1024);
 }
 
+pub async fn append_each_atomic(store: StoreRef) {
+    let a = account(&store, "a@example.test").await;
+    let b = account(&store, "b@example.test").await;
+    store.set_quota(&b.address, 10).await.unwrap();
+    let items = vec![
+        (message("for-a"), AppendTarget { account: a.id, mailbox: "INBOX".into() }),
+        (big_message(80_000, b'e'), AppendTarget { account: a.id, mailbox: "INBOX".into() }),
+        (message("for-b"), AppendTarget { account: b.id, mailbox: "INBOX".into() }),
+    ];
+    let results = store.append_each(items).await.unwrap();
+    assert_eq!(results[0].as_ref().map(|r| r.uid).ok(), Some(1));
+    assert_eq!(results[1].as_ref().map(|r| r.uid).ok(), Some(2));
+    assert_eq!(results[2].as_ref().unwrap_err().kind, StoreErrorKind::OverQuota);
+    let entries = store.entries(mailbox(&store, a.id, "INBOX").await.id).await.unwrap();
+    assert_ne!(entries[0].blob, entries[1].blob);
+    let body = store.read_message(&entries[0].blob).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("Subject: for-a"));
+    assert_eq!(store.read_message(&entries[1].blob).await.unwrap().len(), 80_000);
+    assert_eq!(mailbox(&store, b.id, "INBOX").await.messages, 0);
+}
+
 pub async fn flags_and_modseq(store: StoreRef) {
     let a = account(&store, "a@example.test").await;
     for s in ["1", "2", "3"] {

@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             mail::default_mailboxes,
             mail::append_and_read,
             mail::append_many_targets,
+            mail::append_each_atomic,
             mail::flags_and_modseq,
             mail::expunge_and_vanished,
             mail::copy_and_move,
