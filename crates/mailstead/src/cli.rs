@@ -42,6 +42,11 @@ pub enum Command {
     Serve,
     /// Validate mailstead.toml, the certificates and the store without starting.
     CheckConfig,
+    /// Show the journey of a message: QUERY is a queue id, a Message-ID or an address.
+    Trace {
+        /// Queue id, Message-ID or address.
+        query: String,
+    },
     /// Manage local domains.
     Domain {
         #[command(subcommand)]

@@ -5,6 +5,7 @@
 //! key is ever a field.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -29,9 +30,11 @@ pub fn init(level: &str, format: LogFormat, mail_log: Option<&Path>) -> Result<(
     let filter =
         EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(level)).context("log level")?;
     let stderr = match format {
-        LogFormat::Text => {
-            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed()
-        }
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(true)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
     };
     let mail = match mail_log {

@@ -4,6 +4,7 @@
 mod check_config;
 mod directory;
 mod init;
+mod trace;
 
 use anyhow::{Context, Result};
 
@@ -24,6 +25,10 @@ pub async fn run(data: &DataDir, command: Command) -> Result<()> {
         Command::CheckConfig => {
             crate::logging::init_for_tool();
             check_config::run(data).await
+        }
+        Command::Trace { query } => {
+            crate::logging::init_for_tool();
+            trace::run(data, &query).await
         }
         Command::Domain { action } => {
             crate::logging::init_for_tool();

@@ -108,6 +108,19 @@ config_section! {
 }
 
 config_section! {
+    /// SMTP behaviour for mail from other servers (port 25) and for LMTP.
+    section "smtp" => pub struct Smtp {
+        /// Wait this long before greeting a client on port 25 and refuse clients that talk
+        /// first (sending before the greeting breaks RFC 5321 §4.3.1 and is typical of spam
+        /// bots). 0 greets at once.
+        greet_delay_ms: u64 as "integer (milliseconds)" = 0,
+        /// A message with more `Received:` header fields than this is in a mail loop and is
+        /// refused with 554 5.4.6 (RFC 5321 §6.3 asks for a limit of at least 100).
+        max_received_headers: u32 = 100 => nonzero,
+    }
+}
+
+config_section! {
     /// Where mail and accounts are stored.
     section "store" => pub struct Store {
         /// The storage backend. `"sqlite"`: the embedded store in the data directory, needing

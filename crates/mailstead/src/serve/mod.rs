@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use mailstead_net::{ConnectionHandler, ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
+use mailstead_smtp::{Service, SmtpConfig, SmtpServer};
 use mailstead_store::Store;
 use mailstead_store_sqlite::{OpenMode, SqliteStore};
 
@@ -117,8 +118,25 @@ struct Services {
 }
 
 impl Services {
-    fn build(_config: &Config, _store: Arc<dyn Store>) -> Services {
-        Services { handlers: BTreeMap::new() }
+    fn build(config: &Config, store: Arc<dyn Store>) -> Services {
+        let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
+        let smtp = |service| SmtpConfig {
+            hostname: config.server.hostname.clone(),
+            service,
+            max_message_size: config.limits.max_message_size as usize,
+            max_recipients: config.limits.max_recipients as usize,
+            max_errors: config.limits.max_errors as usize,
+            max_line_length: config.limits.max_line_length,
+            max_received_headers: config.smtp.max_received_headers as usize,
+            plus_separator: config.delivery.plus_separator(),
+            greet_delay: match service {
+                Service::Mx => Duration::from_millis(config.smtp.greet_delay_ms),
+                Service::Lmtp => Duration::ZERO,
+            },
+        };
+        handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
+        handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store)));
+        Services { handlers }
     }
 
     fn handler(&self, service: &str) -> Option<Arc<dyn ConnectionHandler>> {

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SMTP-in benchmark: Postfix's smtp-source (20 sessions) sends N messages of 1 KiB and of
+# 100 KiB to Mailstead and, in the same run, to a local Postfix delivering to Maildir (also
+# fsynced before its 250). Prints messages/s and the ratio. Not a test: run by hand, as root.
+#   bash bench/smtp.sh            (N=5000)    BENCH_N=2000 bash bench/smtp.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${BENCH_N:-5000}
+SESSIONS=${BENCH_SESSIONS:-20}
+cargo build --release --locked -p mailstead >/dev/null
+export MAILSTEAD_BIN=$PWD/target/release/mailstead
+source tests/interop/lib.sh
+
+ms_init
+"$MS" domain add bench.test --data "$DATA" >/dev/null
+echo pw-bench-1 | "$MS" account add u@bench.test --password-stdin --data "$DATA" >/dev/null
+sed -i -E 's/^level = .*/level = "warn"/' "$DATA/mailstead.toml"
+ms_start
+SMTP=$(port smtp)
+
+# Postfix: accepts mail for bench.test into a Maildir via virtual(8).
+pf=$WORK/postfix
+mkdir -p "$pf/conf" "$pf/q" "$pf/data" "$pf/maildir"
+chown postfix "$pf/q" "$pf/data" "$pf/maildir"
+PF_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PF_UID=$(id -u postfix); PF_GID=$(id -g postfix)
+cat >"$pf/conf/main.cf" <<EOF2
+compatibility_level = 3.6
+queue_directory = $pf/q
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.local
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+maillog_file = $pf/postfix.log
+maillog_file_prefixes = $pf
+alias_maps =
+alias_database =
+virtual_mailbox_domains = bench.test
+virtual_mailbox_base = $pf/maildir
+virtual_mailbox_maps = inline:{ u@bench.test=u/ }
+virtual_uid_maps = static:$PF_UID
+virtual_gid_maps = static:$PF_GID
+virtual_minimum_uid = 1
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+EOF2
+sed -n '/^pickup/,$p' tests/interop/lib.sh | sed -n '1,/^EOF2/p' | grep -v EOF2 >"$pf/conf/master.cf.tail"
+{ echo "127.0.0.1:$PF_PORT inet n - n - - smtpd"; cat "$pf/conf/master.cf.tail";
+  echo "virtual   unix  -       n       n       -       -       virtual"; } >"$pf/conf/master.cf"
+rm "$pf/conf/master.cf.tail"
+postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix start"
+count_maildir() { find "$pf/maildir/u/new" -type f 2>/dev/null | wc -l; }
+count_mailstead() { sqlite3_count; }
+sqlite3_count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages").fetchone()[0])' "$DATA/mailstead.db"; }
+
+run() { # run NAME PORT SIZE COUNTER
+  local before after start end
+  before=$($4)
+  start=$(date +%s.%N)
+  smtp-source -s "$SESSIONS" -m "$N" -l "$3" -f sender@remote.test -t u@bench.test "127.0.0.1:$2"
+  # Postfix acknowledges at queue time and delivers afterwards: wait until all are in Maildir.
+  for _ in $(seq 6000); do after=$($4); [ $((after - before)) -ge "$N" ] && break; sleep 0.05; done
+  end=$(date +%s.%N)
+  python3 -c "print(f'{$N/($end-$start):.0f}')"
+}
+
+echo "smtp-source: $SESSIONS sessions, $N messages per size; every message fsynced before it counts"
+printf '%-8s %14s %14s %8s\n' size mailstead/s postfix/s ratio
+for size in 1024 102400; do
+  m=$(run mailstead "$SMTP" $size sqlite3_count)
+  p=$(run postfix "$PF_PORT" $size count_maildir)
+  printf '%-8s %14s %14s %8s\n' "$((size/1024))KiB" "$m" "$p" "$(python3 -c "print(f'{$m/$p:.1f}x')")"
+done

@@ -1,0 +1,112 @@
+//! `mailstead trace QUERY`: the journey of a message, from the event journal, on one screen.
+//! QUERY is a queue id, a Message-ID (with or without angle brackets) or an address. Each
+//! transaction ends with one plain sentence saying what became of the message.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use mailstead_store::JournalStore;
+use mailstead_store::model::{Event, JournalQuery};
+use mailstead_types::{QueueId, rfc5322_date};
+
+use crate::commands::open_store;
+use crate::datadir::DataDir;
+
+/// Most events shown for one query.
+const LIMIT: usize = 2000;
+
+/// Runs `trace`.
+pub async fn run(data: &DataDir, query: &str) -> Result<()> {
+    let store = open_store(data)?;
+    let query = query.trim();
+    let mut events = Vec::new();
+    if let Some(id) = QueueId::parse(query) {
+        events = store.journal_query(JournalQuery::QueueId(id), LIMIT).await?;
+    } else if query.starts_with('<') || !query.contains('@') || query.contains('>') {
+        events = store.journal_query(JournalQuery::MessageId(query.to_string()), LIMIT).await?;
+    } else {
+        events.extend(store.journal_query(JournalQuery::Address(query.to_lowercase()), LIMIT).await?);
+        if events.is_empty() {
+            events = store.journal_query(JournalQuery::MessageId(format!("<{query}>")), LIMIT).await?;
+        }
+    }
+    if events.is_empty() {
+        println!("nothing in the journal for {query:?}");
+        return Ok(());
+    }
+    let mut by_queue: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    for e in events {
+        let key = e.queue_id.as_ref().map(|q| q.to_string()).unwrap_or_else(|| "-".into());
+        by_queue.entry(key).or_default().push(e);
+    }
+    for (queue_id, events) in by_queue {
+        print_transaction(&queue_id, &events);
+    }
+    Ok(())
+}
+
+fn print_transaction(queue_id: &str, events: &[Event]) {
+    let first = events.first().map(|e| e.ts_ms / 1000).unwrap_or(0);
+    let message_id = events.iter().find_map(|e| e.message_id.clone()).unwrap_or_else(|| "-".into());
+    println!("{queue_id}  {}  message-id {message_id}", rfc5322_date(first));
+    for e in events {
+        let secs = e.ts_ms.rem_euclid(86_400_000) as f64 / 1000.0;
+        let (h, m, s) = ((secs / 3600.0) as u32, ((secs % 3600.0) / 60.0) as u32, secs % 60.0);
+        println!("  {h:02}:{m:02}:{s:06.3}  {:<16} {}", e.kind, describe(&e.data));
+    }
+    println!("  => {}\n", verdict(events));
+}
+
+/// `key=value` pairs of an event's data, in a stable order.
+fn describe(data: &serde_json::Value) -> String {
+    match data {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// One sentence on the final state of a transaction.
+pub fn verdict(events: &[Event]) -> String {
+    let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let delivered: Vec<String> =
+        events.iter().filter(|e| e.kind == "delivery.local").map(|e| text(e, "to")).collect();
+    let failed: Vec<&Event> = events.iter().filter(|e| e.kind == "delivery.failed").collect();
+    let rejected: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "smtp.rcpt" && !text(e, "reply").starts_with('2'))
+        .map(|e| format!("{} ({})", text(e, "to"), text(e, "reply")))
+        .collect();
+    let has_data = events.iter().any(|e| e.kind == "smtp.data");
+    if !failed.is_empty() {
+        return format!(
+            "not delivered: storing failed ({}); the sender was told to retry and will send it again",
+            text(failed[0], "error")
+        );
+    }
+    if !delivered.is_empty() {
+        let mut s = format!("delivered to {}", delivered.join(", "));
+        if !rejected.is_empty() {
+            s.push_str(&format!("; refused for {}", rejected.join(", ")));
+        }
+        return s;
+    }
+    if !rejected.is_empty() {
+        return format!(
+            "refused at RCPT for {}; the sending server returns it to its sender",
+            rejected.join(", ")
+        );
+    }
+    if !has_data {
+        return "the client ended the session before sending the message".into();
+    }
+    "received, no delivery recorded".into()
+}

@@ -1,0 +1,105 @@
+//! The client side of the SASL exchange for AUTH (RFC 4954): base64 responses, PLAIN
+//! (RFC 4616) and LOGIN. Pure functions; the dialogue itself lives in `commands/auth.rs`.
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Standard base64; some clients leave out the padding, which we tolerate.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The LOGIN prompt `Username:`, base64-encoded.
+pub(crate) const LOGIN_USERNAME: &str = "VXNlcm5hbWU6";
+/// The LOGIN prompt `Password:`, base64-encoded.
+pub(crate) const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
+
+/// RFC 4616 §2: authcid, authzid and passwd are at most 255 octets each.
+const MAX_FIELD: usize = 255;
+
+/// Why a SASL response is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SaslError {
+    /// The client sent `*` (RFC 4954 §4).
+    #[error("authentication cancelled")]
+    Cancelled,
+    /// Not valid base64.
+    #[error("invalid base64")]
+    BadBase64,
+    /// Decoded, but not a well-formed response for the mechanism.
+    #[error("malformed SASL response")]
+    Malformed,
+    /// PLAIN asked to act as another identity (authzid ≠ authcid), which we do not support.
+    #[error("authorization identity not permitted")]
+    ForeignAuthzid,
+}
+
+/// Decodes one client response line (CRLF already removed). RFC 4954 §4: `*` cancels, and
+/// `=` is an empty initial response.
+pub(crate) fn decode(line: &str) -> Result<Vec<u8>, SaslError> {
+    let line = line.trim();
+    match line {
+        "*" => Err(SaslError::Cancelled),
+        "=" => Ok(Vec::new()),
+        _ => BASE64.decode(line).map_err(|_| SaslError::BadBase64),
+    }
+}
+
+/// Splits a PLAIN message `[authzid] NUL authcid NUL passwd` (RFC 4616 §2) into the
+/// authentication identity and the password.
+pub(crate) fn plain(message: &[u8]) -> Result<(String, String), SaslError> {
+    let mut fields = message.split(|&b| b == 0);
+    let (Some(authzid), Some(authcid), Some(passwd), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(SaslError::Malformed);
+    };
+    if authcid.is_empty()
+        || passwd.is_empty()
+        || [authzid, authcid, passwd].iter().any(|f| f.len() > MAX_FIELD)
+    {
+        return Err(SaslError::Malformed);
+    }
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed);
+    let (authzid, authcid, passwd) = (text(authzid)?, text(authcid)?, text(passwd)?);
+    // RFC 4616 §2: an empty authzid means "act as authcid"; acting as anyone else would
+    // need a proxy-authorisation policy we do not have.
+    if !authzid.is_empty() && authzid != authcid {
+        return Err(SaslError::ForeignAuthzid);
+    }
+    Ok((authcid, passwd))
+}
+
+/// Decodes one LOGIN field (user name or password) as UTF-8 text.
+pub(crate) fn login_field(decoded: Vec<u8>) -> Result<String, SaslError> {
+    if decoded.len() > MAX_FIELD {
+        return Err(SaslError::Malformed);
+    }
+    String::from_utf8(decoded).map_err(|_| SaslError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_with_and_without_padding() {
+        assert_eq!(decode("dXNlcg=="), Ok(b"user".to_vec()));
+        assert_eq!(decode("dXNlcg"), Ok(b"user".to_vec()));
+        assert_eq!(decode(" * "), Err(SaslError::Cancelled));
+        assert_eq!(decode("="), Ok(vec![]));
+        assert_eq!(decode("!!!"), Err(SaslError::BadBase64));
+    }
+
+    #[test]
+    fn plain_fields() {
+        assert_eq!(plain(b"\0alice\0pw"), Ok(("alice".into(), "pw".into())));
+        assert_eq!(plain(b"alice\0alice\0pw"), Ok(("alice".into(), "pw".into())));
+        assert_eq!(plain(b"bob\0alice\0pw"), Err(SaslError::ForeignAuthzid));
+        assert_eq!(plain(b"\0alice"), Err(SaslError::Malformed));
+        assert_eq!(plain(b"\0\0pw"), Err(SaslError::Malformed));
+        assert_eq!(plain(b"\0a\0b\0c"), Err(SaslError::Malformed));
+    }
+}

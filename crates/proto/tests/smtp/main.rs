@@ -1,0 +1,8 @@
+//! Tests of the SMTP/LMTP session (`mailstead_proto::smtp`), in one test binary:
+//! readable dialogue transcripts (`dialogs`, `hostile`) driven by `transcript`, and
+//! properties over random input (`props`).
+
+mod dialogs;
+mod hostile;
+mod props;
+mod transcript;

@@ -1,0 +1,213 @@
+//! Local delivery of an accepted message: one copy per account, each with `Return-Path:`,
+//! `Delivered-To:` and the shared `Received:` field, appended to INBOX in a single store
+//! transaction; then the replies (one for SMTP, one per recipient for LMTP), the journal and
+//! the mail log.
+
+use std::sync::Arc;
+
+use mailstead_proto::smtp::{Envelope, Reply};
+use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
+use mailstead_store::{StoreError, StoreErrorKind};
+use mailstead_types::QueueId;
+
+use crate::Service;
+use crate::driver::{Driver, Transaction};
+use crate::received::{self, ReceivedInfo};
+
+/// Builds a journal event of this transaction.
+pub fn event(queue_id: &QueueId, kind: &str, address: Option<String>, data: serde_json::Value) -> Event {
+    let ts_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Event { ts_ms, queue_id: Some(queue_id.clone()), message_id: None, address, kind: kind.into(), data }
+}
+
+/// The reply for a failed store write.
+fn failure_reply(e: &StoreError) -> Reply {
+    match e.kind {
+        StoreErrorKind::OverQuota => Reply::new(452, "4.2.2", "Mailbox full, try again later"),
+        StoreErrorKind::Full => Reply::new(452, "4.3.1", "Insufficient system storage, try again later"),
+        StoreErrorKind::NotFound => Reply::new(550, "5.1.1", "Mailbox unavailable"),
+        _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
+    }
+}
+
+impl Driver<'_> {
+    /// Delivers the message of the current transaction and returns the session's replies.
+    pub(crate) async fn deliver(&mut self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
+        let Some(mut txn) = self.txn.take() else {
+            return vec![Reply::new(451, "4.3.0", "Local error: no transaction")];
+        };
+        let config = &self.server.config;
+        let now = Driver::now();
+        let lmtp = config.service == Service::Lmtp;
+        let single = if envelope.recipients.len() == 1 {
+            envelope.recipients.first().map(|r| &r.address)
+        } else {
+            None
+        };
+        let received = received::received(&ReceivedInfo {
+            helo: &envelope.helo,
+            peer: self.peer.ip(),
+            hostname: &config.hostname,
+            protocol: received::protocol(lmtp, true, self.tls.is_some(), envelope.auth_user.is_some()),
+            queue_id: &txn.queue_id,
+            tls: self.tls.as_ref(),
+            single_recipient: single,
+            now,
+        });
+        let message_id = crate::headers::first_header(&message, "message-id");
+        let return_path = received::return_path(envelope.sender.as_ref());
+
+        // One copy per distinct account; `owners[i]` lists the copies recipient i needs.
+        let mut items: Vec<(NewMessage, AppendTarget)> = Vec::new();
+        let mut copy_of_account: Vec<i64> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for rcpt in &envelope.recipients {
+            let mut mine = Vec::new();
+            let accounts =
+                txn.resolutions.get(&rcpt.address.normalized()).map(|r| r.local.clone()).unwrap_or_default();
+            for account in accounts {
+                let index = match copy_of_account.iter().position(|id| *id == account.id) {
+                    Some(i) => i,
+                    None => {
+                        let mut data =
+                            Vec::with_capacity(return_path.len() + received.len() + message.len() + 64);
+                        data.extend_from_slice(return_path.as_bytes());
+                        data.extend_from_slice(received::delivered_to(&account.address).as_bytes());
+                        data.extend_from_slice(received.as_bytes());
+                        data.extend_from_slice(&message);
+                        let new = NewMessage {
+                            data: MessageData::from(data),
+                            internal_date: now,
+                            flags: Default::default(),
+                            keywords: vec![],
+                        };
+                        items.push((new, AppendTarget { account: account.id, mailbox: "INBOX".into() }));
+                        copy_of_account.push(account.id);
+                        items.len() - 1
+                    }
+                };
+                mine.push(index);
+            }
+            owners.push(mine);
+        }
+        let accounts_of: Vec<String> = txn
+            .resolutions
+            .values()
+            .flat_map(|r| r.local.iter().map(|a| a.address.to_string()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+
+        let outcome = if items.is_empty() {
+            Err(StoreError::new(StoreErrorKind::NotFound, "no local account to deliver to"))
+        } else {
+            self.server.store.append_each(items).await
+        };
+
+        let queue_id = txn.queue_id.clone();
+        let data_event = event(
+            &queue_id,
+            "smtp.data",
+            None,
+            serde_json::json!({ "size": message.len(), "message_id": message_id, "recipients": envelope.recipients.len() }),
+        );
+        txn.events.push(Event { message_id: message_id.clone(), ..data_event });
+        let replies = match outcome {
+            Err(e) => {
+                tracing::warn!(target: "mail", "{queue_id}: delivery failed, sender asked to retry: {e}");
+                record_failure(&mut txn, &e, None);
+                let reply = failure_reply(&e);
+                vec![reply; if lmtp { envelope.recipients.len() } else { 1 }]
+            }
+            Ok(results) => {
+                let mut per_rcpt = Vec::with_capacity(envelope.recipients.len());
+                for (rcpt, copies) in envelope.recipients.iter().zip(&owners) {
+                    let failed =
+                        copies.iter().filter_map(|i| results.get(*i).and_then(|r| r.as_ref().err())).next();
+                    match failed {
+                        None => {
+                            for i in copies {
+                                if let Some(Ok(a)) = results.get(*i) {
+                                    let account = copy_of_account.get(*i).copied().unwrap_or_default();
+                                    tracing::info!(target: "mail", "{queue_id}: to=<{}>, status=delivered (INBOX uid {} of account {account})", rcpt.address, a.uid);
+                                    txn.events.push(event(
+                                        &queue_id,
+                                        "delivery.local",
+                                        Some(rcpt.address.normalized()),
+                                        serde_json::json!({ "to": rcpt.address.to_string(), "mailbox": "INBOX", "uid": a.uid, "uidvalidity": a.uidvalidity }),
+                                    ));
+                                }
+                            }
+                            per_rcpt.push(Reply::new(
+                                250,
+                                "2.1.5",
+                                format!("<{}> Ok: delivered as {queue_id}", rcpt.address),
+                            ));
+                        }
+                        Some(e) => {
+                            tracing::warn!(target: "mail", "{queue_id}: to=<{}>, status=deferred ({e})", rcpt.address);
+                            record_failure(&mut txn, e, Some(rcpt.address.normalized()));
+                            per_rcpt.push(failure_reply(e));
+                        }
+                    }
+                }
+                if lmtp {
+                    per_rcpt
+                } else if per_rcpt.iter().all(|r| r.code == 250) {
+                    vec![Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}"))]
+                } else {
+                    // SMTP has one reply after DATA: ask to retry all rather than lose some.
+                    // The copies that were stored make duplicates on retry; per-account
+                    // failures (a full mailbox) are rare since RCPT already checked quota.
+                    per_rcpt.into_iter().find(|r| r.code != 250).into_iter().collect()
+                }
+            }
+        };
+        tracing::info!(
+            target: "mail",
+            "{queue_id}: from=<{}>, size={}, nrcpt={}, client={}[{}], tls={}, accounts={}, message-id={}, reply={}",
+            envelope.sender.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            message.len(),
+            envelope.recipients.len(),
+            envelope.helo,
+            self.peer.ip(),
+            self.tls.as_ref().map(|t| t.version.as_str()).unwrap_or("none"),
+            accounts_of.join(","),
+            message_id.as_deref().unwrap_or("-"),
+            replies.first().map(|r| r.code).unwrap_or(0),
+        );
+        let reply_texts: Vec<String> = replies.iter().map(|r| r.to_string().trim_end().to_string()).collect();
+        txn.events.push(event(&queue_id, "smtp.reply", None, serde_json::json!({ "replies": reply_texts })));
+        self.write_journal(txn);
+        replies
+    }
+
+    /// Writes the transaction's events without delaying the reply: the journal is a record,
+    /// the message itself is already durable.
+    pub(crate) fn write_journal(&self, txn: Transaction) {
+        let store = Arc::clone(&self.server.store);
+        let mut events = txn.events;
+        let message_id = events.iter().find_map(|e| e.message_id.clone());
+        for e in &mut events {
+            e.message_id = message_id.clone();
+        }
+        tokio::spawn(async move {
+            if let Err(e) = store.journal(events).await {
+                tracing::warn!(error = %e, "could not write the journal");
+            }
+        });
+    }
+}
+
+fn record_failure(txn: &mut Transaction, e: &StoreError, address: Option<String>) {
+    let queue_id = txn.queue_id.clone();
+    txn.events.push(event(
+        &queue_id,
+        "delivery.failed",
+        address,
+        serde_json::json!({ "error": e.to_string() }),
+    ));
+}

@@ -1,0 +1,286 @@
+//! In-process tests of the SMTP/LMTP server: the real listener on 127.0.0.1:0, a real SQLite
+//! store in a temp directory, and a raw-socket client speaking the protocol line by line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use mailstead_net::{ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
+use mailstead_smtp::{Service, SmtpConfig, SmtpServer};
+use mailstead_store::Store;
+use mailstead_store::model::{Alias, AliasSource};
+use mailstead_testkit::{TestStore, test_tls};
+use mailstead_types::Address;
+
+struct Harness {
+    addr: std::net::SocketAddr,
+    store: Arc<dyn Store>,
+    connector: tokio_rustls::TlsConnector,
+    _ts: TestStore,
+    shutdown: CancellationToken,
+}
+
+fn config(service: Service) -> SmtpConfig {
+    SmtpConfig {
+        hostname: "mx.example.test".into(),
+        service,
+        max_message_size: 64 * 1024,
+        max_recipients: 5,
+        max_errors: 5,
+        max_line_length: 1000,
+        max_received_headers: 20,
+        plus_separator: Some('+'),
+        greet_delay: Duration::ZERO,
+    }
+}
+
+async fn start(config: SmtpConfig, tls: TlsMode) -> Harness {
+    let ts = TestStore::new(&["example.test"], &["alice@example.test", "bob@example.test"]).await;
+    let store = ts.store.clone();
+    let alias = Alias {
+        source: AliasSource::parse("team@example.test").unwrap(),
+        targets: vec![
+            Address::parse("alice@example.test").unwrap(),
+            Address::parse("bob@example.test").unwrap(),
+        ],
+    };
+    store.add_alias(alias).await.unwrap();
+    let t = test_tls(&ts.dir.path().join("tls"));
+    let limits = ConnectionLimits { idle_timeout: Duration::from_secs(2), ..ConnectionLimits::default() };
+    let listener =
+        mailstead_net::bind(&ListenerSpec::new("smtp", "127.0.0.1:0".parse().unwrap(), tls)).await.unwrap();
+    let addr = listener.local_addr();
+    let shutdown = CancellationToken::new();
+    let server = Arc::new(SmtpServer::new(config, store.clone()));
+    let tracker = ConnectionTracker::new(limits);
+    tokio::spawn(mailstead_net::run(
+        listener,
+        Some(t.acceptor),
+        tracker,
+        server,
+        shutdown.clone(),
+        TaskTracker::new(),
+    ));
+    Harness { addr, store, connector: t.connector, _ts: ts, shutdown }
+}
+
+/// A line-oriented client over any stream.
+struct Client<S> {
+    io: BufReader<S>,
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Client<S> {
+    /// Reads one whole (possibly multi-line) reply; returns its lines.
+    async fn reply(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(5), self.io.read_line(&mut line))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "connection closed; got so far: {lines:?}");
+            let line = line.trim_end().to_string();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line);
+            if last {
+                return lines;
+            }
+        }
+    }
+
+    async fn send(&mut self, data: &str) {
+        self.io.get_mut().write_all(data.as_bytes()).await.unwrap();
+    }
+
+    /// Sends a command and asserts the reply starts with `expect`.
+    async fn cmd(&mut self, line: &str, expect: &str) -> Vec<String> {
+        self.send(&format!("{line}\r\n")).await;
+        let r = self.reply().await;
+        assert!(r.last().unwrap().starts_with(expect), "{line:?}: expected {expect:?}, got {r:?}");
+        r
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Client<TcpStream> {
+    let mut c = Client { io: BufReader::new(TcpStream::connect(addr).await.unwrap()) };
+    let greeting = c.reply().await;
+    assert!(greeting[0].starts_with("220 mx.example.test"), "{greeting:?}");
+    c
+}
+
+async fn inbox(store: &Arc<dyn Store>, address: &str) -> Vec<String> {
+    let account = store.get_account(&Address::parse(address).unwrap()).await.unwrap().unwrap();
+    let mailbox = store.get_mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    let mut out = Vec::new();
+    for e in store.entries(mailbox.id).await.unwrap() {
+        out.push(String::from_utf8(store.read_message(&e.blob).await.unwrap().to_vec()).unwrap());
+    }
+    out
+}
+
+const MESSAGE: &str = "From: friend@remote.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <m1@remote.test>\r\n\r\nHi Alice,\r\n..leading dot\r\n";
+
+#[tokio::test]
+async fn receives_and_delivers_with_trace_headers() {
+    let h = start(config(Service::Mx), TlsMode::StartTls).await;
+    let mut c = connect(h.addr).await;
+    let ehlo = c.cmd("EHLO client.remote.test", "250").await;
+    for ext in [
+        "PIPELINING",
+        "SIZE 65536",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "CHUNKING",
+        "DSN",
+        "STARTTLS",
+    ] {
+        assert!(ehlo.iter().any(|l| l[4..].starts_with(ext)), "{ext} missing from {ehlo:?}");
+    }
+    c.cmd("MAIL FROM:<friend@remote.test>", "250 2.1.0").await;
+    c.cmd("RCPT TO:<alice+news@example.test>", "250 2.1.5").await;
+    c.cmd("RCPT TO:<nobody@example.test>", "550 5.1.1").await;
+    c.cmd("RCPT TO:<victim@elsewhere.test>", "554 5.7.1").await;
+    c.cmd("DATA", "354").await;
+    let r = c.cmd(&format!("{MESSAGE}."), "250 2.0.0 Ok: queued as ").await;
+    let queue_id = r[0].rsplit(' ').next().unwrap().to_string();
+    c.cmd("QUIT", "221").await;
+
+    let mail = inbox(&h.store, "alice@example.test").await;
+    assert_eq!(mail.len(), 1);
+    let m = &mail[0];
+    assert!(m.starts_with("Return-Path: <friend@remote.test>\r\nDelivered-To: alice@example.test\r\nReceived: from client.remote.test ([127.0.0.1])\r\n\tby mx.example.test (Mailstead) with ESMTP id "), "{m}");
+    assert!(m.contains(&format!("id {queue_id}")));
+    assert!(m.contains("\tfor <alice+news@example.test>;"));
+    assert!(m.ends_with("Hi Alice,\r\n.leading dot\r\n"), "dot-unstuffed: {m:?}");
+
+    tokio::time::sleep(Duration::from_millis(300)).await; // the journal is written after the reply
+    let id = mailstead_types::QueueId::parse(&queue_id).unwrap();
+    let events = h.store.journal_query(mailstead_store::model::JournalQuery::QueueId(id), 100).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    for k in ["smtp.connect", "smtp.mail", "smtp.rcpt", "smtp.data", "delivery.local", "smtp.reply"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert!(events.iter().all(|e| e.message_id.as_deref() == Some("<m1@remote.test>")));
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn alias_delivers_one_copy_per_account_and_pipelining_works() {
+    let h = start(config(Service::Mx), TlsMode::StartTls).await;
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO pipeliner", "250").await;
+    c.send(&format!(
+        "MAIL FROM:<>\r\nRCPT TO:<team@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+    ))
+    .await;
+    for expect in ["250", "250", "250", "354"] {
+        let r = c.reply().await;
+        assert!(r[0].starts_with(expect), "{r:?}");
+    }
+    c.cmd(&format!("{MESSAGE}."), "250 2.0.0").await;
+    assert_eq!(
+        inbox(&h.store, "alice@example.test").await.len(),
+        1,
+        "alice is reached twice but gets one copy"
+    );
+    let bob = inbox(&h.store, "bob@example.test").await;
+    assert!(bob[0].starts_with("Return-Path: <>\r\nDelivered-To: bob@example.test\r\n"), "{}", bob[0]);
+    assert!(!bob[0].contains("\tfor <"), "no 'for' with several recipients");
+}
+
+#[tokio::test]
+async fn starttls_then_delivery_records_tls() {
+    let h = start(config(Service::Mx), TlsMode::StartTls).await;
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO tls.client", "250").await;
+    c.cmd("STARTTLS", "220").await;
+    let connector = h.connector.clone();
+    let tcp = c.io.into_inner();
+    let tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    let mut c = Client { io: BufReader::new(tls) };
+    let ehlo = c.cmd("EHLO tls.client", "250").await;
+    assert!(!ehlo.iter().any(|l| l.contains("STARTTLS")), "no STARTTLS after TLS: {ehlo:?}");
+    c.cmd("MAIL FROM:<friend@remote.test>", "250").await;
+    c.cmd("RCPT TO:<bob@example.test>", "250").await;
+    c.cmd("DATA", "354").await;
+    c.cmd(&format!("{MESSAGE}."), "250 2.0.0").await;
+    let m = &inbox(&h.store, "bob@example.test").await[0];
+    assert!(m.contains("with ESMTPS id"), "{m}");
+    assert!(m.contains("(version=TLSv1.3 cipher=TLS13_"), "{m}");
+}
+
+#[tokio::test]
+async fn lmtp_gives_one_reply_per_recipient() {
+    let h = start(config(Service::Lmtp), TlsMode::Plain).await;
+    let mut c = Client { io: BufReader::new(TcpStream::connect(h.addr).await.unwrap()) };
+    assert!(c.reply().await[0].starts_with("220 mx.example.test LMTP"));
+    c.cmd("EHLO front", "500").await;
+    c.cmd("LHLO front.example.test", "250").await;
+    c.cmd("MAIL FROM:<friend@remote.test>", "250").await;
+    c.cmd("RCPT TO:<alice@example.test>", "250").await;
+    c.cmd("RCPT TO:<ghost@example.test>", "550 5.1.1").await;
+    c.cmd("RCPT TO:<bob@example.test>", "250").await;
+    c.cmd("DATA", "354").await;
+    c.send(&format!("{MESSAGE}.\r\n")).await;
+    let first = c.reply().await;
+    let second = c.reply().await;
+    assert!(first[0].starts_with("250 2.1.5 <alice@example.test>"), "{first:?}");
+    assert!(second[0].starts_with("250 2.1.5 <bob@example.test>"), "{second:?}");
+    assert!(inbox(&h.store, "bob@example.test").await[0].contains("with LMTP id"));
+}
+
+#[tokio::test]
+async fn hostile_clients_get_clear_errors_and_others_are_unaffected() {
+    let h = start(config(Service::Mx), TlsMode::StartTls).await;
+    // A client that only makes errors is disconnected when it exceeds max_errors (5).
+    let mut bad = connect(h.addr).await;
+    for _ in 0..5 {
+        bad.cmd("FOO", "500").await;
+    }
+    bad.send("FOO\r\n").await;
+    let r = bad.reply().await;
+    assert!(r.last().unwrap().starts_with("421 4.7.0"), "{r:?}");
+
+    // Meanwhile another session works; a huge line is refused without killing it.
+    let mut good = connect(h.addr).await;
+    good.cmd("EHLO good", "250").await;
+    good.send(&format!("NOOP {}\r\n", "x".repeat(100_000))).await;
+    let r = good.reply().await;
+    assert!(r[0].starts_with("500 5.5.2"), "{r:?}");
+    good.cmd("MAIL FROM:<a@remote.test> SIZE=999999999", "552 5.3.4").await;
+    good.cmd("MAIL FROM:<a@remote.test>", "250").await;
+    good.cmd("RCPT TO:<alice@example.test>", "250").await;
+    good.cmd("DATA", "354").await;
+    // SMTP smuggling: a bare-LF dot must not end the message.
+    good.send("Subject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<evil@x>\r\n.\r\n").await;
+    let r = good.reply().await;
+    assert!(r[0].starts_with("250 2.0.0"), "{r:?}");
+    let m = &inbox(&h.store, "alice@example.test").await[0];
+    assert!(m.contains("MAIL FROM:<evil@x>"), "the smuggled command stays inside the message: {m:?}");
+
+    // Idle clients are dropped with 421.
+    let mut idle = connect(h.addr).await;
+    let mut rest = String::new();
+    tokio::time::timeout(Duration::from_secs(5), idle.io.read_to_string(&mut rest)).await.unwrap().unwrap();
+    assert!(rest.starts_with("421 4.4.2"), "{rest:?}");
+}
+
+#[tokio::test]
+async fn early_talkers_are_refused() {
+    let mut cfg = config(Service::Mx);
+    cfg.greet_delay = Duration::from_millis(300);
+    let h = start(cfg, TlsMode::StartTls).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    s.write_all(b"EHLO too.early\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("554 5.5.0"), "{answer:?}");
+    let mut polite = connect(h.addr).await; // waits for the greeting
+    polite.cmd("QUIT", "221").await;
+}

@@ -1,0 +1,115 @@
+# Shared helpers for the interop scripts: a throw-away Mailstead data directory with ephemeral
+# ports, a running server, and a private Postfix instance. Sourced, not run.
+
+MS=${MAILSTEAD_BIN:-$PWD/target/debug/mailstead}
+WORK=$(mktemp -d /tmp/mailstead-interop.XXXXXX)
+chmod 755 "$WORK"
+DATA=$WORK/data
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -d "$WORK/postfix" ] && postfix -c "$WORK/postfix/conf" stop >/dev/null 2>&1 || true
+  wait 2>/dev/null || true
+  if [ "$rc" != 0 ]; then
+    echo "---- server log (last 40 lines) ----"; tail -40 "$WORK/serve.log" 2>/dev/null || true
+    [ -f "$WORK/postfix/postfix.log" ] && { echo "---- postfix log ----"; tail -30 "$WORK/postfix/postfix.log"; }
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# init a --dev data directory whose listeners all use ephemeral ports.
+ms_init() {
+  "$MS" init --data "$DATA" --domain example.test --dev >/dev/null
+  sed -i -E 's/"127\.0\.0\.1:[0-9]+"/"127.0.0.1:0"/' "$DATA/mailstead.toml"
+}
+
+# Start the server and wait for run/ports.json.
+ms_start() {
+  "$MS" serve --data "$DATA" >>"$WORK/serve.log" 2>&1 &
+  PIDS+=($!)
+  MS_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$DATA/run/ports.json" ] && return 0
+    sleep 0.05
+  done
+  fail "server did not start"
+}
+
+# port SERVICE: the bound port of a service.
+port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]].rsplit(":",1)[1])' "$DATA/run/ports.json" "$1"; }
+
+# inbox ADDRESS: prints the INBOX messages of an account, separated by a line "=====".
+inbox() { python3 "$(dirname "${BASH_SOURCE[0]}")/mailbox.py" "$DATA" "$1"; }
+
+# A private Postfix instance: postfix_start RELAYHOST_PORT LMTP_DOMAIN LMTP_PORT -> sets PF_PORT.
+postfix_start() {
+  local pf=$WORK/postfix
+  mkdir -p "$pf/conf" "$pf/q" "$pf/data"
+  chown postfix "$pf/q" "$pf/data"
+  PF_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$pf/conf/main.cf" <<EOF2
+compatibility_level = 3.6
+queue_directory = $pf/q
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.remote.test
+mydomain = remote.test
+myorigin = remote.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+relayhost = [127.0.0.1]:$1
+transport_maps = inline:{ $2=lmtp:inet:127.0.0.1:$3 }
+mynetworks = 127.0.0.0/8
+maillog_file = $pf/postfix.log
+maillog_file_prefixes = $pf
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtputf8_enable = no
+smtp_tls_security_level = may
+smtp_tls_CAfile = $DATA/tls/cert.pem
+EOF2
+  cat >"$pf/conf/master.cf" <<EOF2
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+showq     unix  n       -       n       -       -       showq
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+EOF2
+  postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix did not start: $(tail -5 "$pf/postfix.log")"
+}
+
+# wait_for CMD...: retries a command for up to 15 s.
+wait_for() {
+  for _ in $(seq 150); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
