@@ -15,6 +15,7 @@ ms_init
 "$MS" domain add bench.test --data "$DATA" >/dev/null
 echo pw-bench-1 | "$MS" account add u@bench.test --password-stdin --data "$DATA" >/dev/null
 sed -i -E 's/^level = .*/level = "warn"/' "$DATA/mailstead.toml"
+sed -i -E "s/^max_connections_per_ip = .*/max_connections_per_ip = 200/" "$DATA/mailstead.toml"
 ms_start
 SMTP=$(port smtp)
 

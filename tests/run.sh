@@ -16,6 +16,8 @@ step "licences (deny.toml)"
 python3 tests/licenses.py
 step "cargo test"
 cargo test --workspace --locked
+step "fuzz targets still compile (run them with cargo +nightly fuzz)"
+cargo check --locked --manifest-path crates/proto/fuzz/Cargo.toml --bins
 step "interop tests against real peers"
 cargo build --locked -p mailstead
 shopt -s nullglob

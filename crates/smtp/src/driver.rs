@@ -252,7 +252,15 @@ impl Driver<'_> {
             &queue_id,
             "smtp.mail",
             sender.map(|s| s.normalized()),
-            serde_json::json!({ "from": sender.map(|s| s.to_string()).unwrap_or_default(), "size": params.size, "reply": "250 2.1.0" }),
+            serde_json::json!({
+                "from": sender.map(|s| s.to_string()).unwrap_or_default(),
+                "size": params.size,
+                "body": params.body.map(|b| format!("{b:?}")),
+                "smtputf8": params.smtputf8,
+                "ret": params.ret.map(|r| format!("{r:?}")),
+                "envid": params.envid,
+                "reply": "250 2.1.0",
+            }),
         ));
         self.txn = Some(Transaction { queue_id, resolutions: HashMap::new(), events });
         Verdict::Accept
@@ -261,7 +269,7 @@ impl Driver<'_> {
     async fn check_recipient(
         &mut self,
         rcpt: &mailstead_types::Address,
-        _params: &mailstead_proto::smtp::RcptParams,
+        params: &mailstead_proto::smtp::RcptParams,
     ) -> Verdict {
         let config = &self.server.config;
         let decision =
@@ -281,7 +289,12 @@ impl Driver<'_> {
                 &txn.queue_id,
                 "smtp.rcpt",
                 Some(rcpt.normalized()),
-                serde_json::json!({ "to": rcpt.to_string(), "reply": reply_text }),
+                serde_json::json!({
+                    "to": rcpt.to_string(),
+                    "notify": params.notify.as_ref().map(|n| format!("{n:?}")),
+                    "orcpt": params.orcpt,
+                    "reply": reply_text,
+                }),
             ));
             if let Some(r) = resolution {
                 txn.resolutions.insert(rcpt.normalized(), r);

@@ -131,3 +131,19 @@ pub enum AuthMechanism {
     /// LOGIN (draft-murchison-sasl-login), still used by many clients.
     Login,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_password() {
+        let action = Action::Authenticate {
+            mechanism: AuthMechanism::Plain,
+            username: "alice".into(),
+            password: "hunter2".into(),
+        };
+        let shown = format!("{action:?}");
+        assert!(shown.contains("alice") && !shown.contains("hunter2"), "{shown}");
+    }
+}

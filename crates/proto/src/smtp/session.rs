@@ -3,6 +3,8 @@
 //! The per-command logic (and the answer methods that belong to a command, such as
 //! [`Session::sender_verdict`] for MAIL) lives in `commands/`, one file per command.
 
+use std::fmt;
+
 use super::action::Action;
 use super::body::BodySink;
 use super::config::Mode;
@@ -18,7 +20,7 @@ use mailstead_types::Address;
 const MAX_PENDING_INPUT: usize = 1024 * 1024;
 
 /// Where the conversation is. Each variant carries the data that exists only there.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) enum State {
     /// No mail transaction: before or after HELO (see `Session::helo`).
     #[default]
@@ -49,7 +51,6 @@ pub(crate) enum State {
 }
 
 /// Which SASL response the session expects next.
-#[derive(Debug)]
 pub(crate) enum SaslStep {
     /// The PLAIN message after an empty `334` challenge.
     Plain,
@@ -60,6 +61,24 @@ pub(crate) enum SaslStep {
 }
 
 impl State {
+    /// The variant's name, for `Debug` (which must not dump message bytes or credentials).
+    fn name(&self) -> &'static str {
+        match self {
+            State::Idle => "Idle",
+            State::Mail(_) => "Mail",
+            State::Data { .. } => "Data",
+            State::Chunk { .. } => "Chunk",
+            State::Chunking { .. } => "Chunking",
+            State::SkipChunk { .. } => "SkipChunk",
+            State::Sasl(_) => "Sasl",
+            State::AwaitSender { .. } => "AwaitSender",
+            State::AwaitRecipient { .. } => "AwaitRecipient",
+            State::AwaitAuth => "AwaitAuth",
+            State::AwaitMessage { .. } => "AwaitMessage",
+            State::AwaitTls => "AwaitTls",
+        }
+    }
+
     /// Waiting for the driver: no input is processed.
     fn is_waiting(&self) -> bool {
         matches!(
@@ -83,7 +102,6 @@ impl State {
 /// Feed it the bytes read from the client with [`Session::feed`] and carry out the returned
 /// [`Action`]s in order; answer its questions with the matching methods. It never panics on
 /// input, and its memory is bounded by the line length and message size limits.
-#[derive(Debug)]
 pub struct Session {
     pub(crate) config: SessionConfig,
     pub(crate) state: State,
@@ -97,6 +115,22 @@ pub struct Session {
     errors: usize,
     shutting_down: bool,
     pub(crate) closed: bool,
+}
+
+impl fmt::Debug for Session {
+    /// A summary: never the buffered input, message bytes or SASL exchange (they may hold
+    /// credentials, DESIGN.md security model).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("mode", &self.config.mode)
+            .field("state", &self.state.name())
+            .field("helo", &self.helo)
+            .field("auth_user", &self.auth_user)
+            .field("errors", &self.errors)
+            .field("buffered", &self.buffered_len())
+            .field("closed", &self.closed)
+            .finish()
+    }
 }
 
 impl Session {
