@@ -44,11 +44,15 @@ fn dev_setup_serves_smtp_on_the_dev_ports_and_stops_on_sigterm() {
     let o = mailstead(&["init", "--domain", "example.test", "--dev"], &data);
     assert!(o.status.success(), "{}", text(&o));
     let config = std::fs::read_to_string(data.join("mailstead.toml")).expect("config");
-    assert!(config.contains("smtp = \"127.0.0.1:2525\"") && config.contains("lmtp = \"127.0.0.1:2024\""), "{config}");
+    assert!(
+        config.contains("smtp = \"127.0.0.1:2525\"") && config.contains("lmtp = \"127.0.0.1:2024\""),
+        "{config}"
+    );
     assert!(config.contains("dev = true"), "{config}");
     // Port 2024 is taken by a system service on some machines; LMTP's dev port is checked in
     // the file above, and here it gets an ephemeral one.
-    std::fs::write(data.join("mailstead.toml"), config.replace("\"127.0.0.1:2024\"", "\"127.0.0.1:0\"")).expect("write");
+    std::fs::write(data.join("mailstead.toml"), config.replace("\"127.0.0.1:2024\"", "\"127.0.0.1:0\""))
+        .expect("write");
     let o = mailstead(&["check-config"], &data);
     assert!(o.status.success(), "{}", text(&o));
     let o = Command::new(BIN)
@@ -64,7 +68,8 @@ fn dev_setup_serves_smtp_on_the_dev_ports_and_stops_on_sigterm() {
         .expect("account add");
     assert!(o.status.success(), "{}", text(&o));
 
-    let mut child = Command::new(BIN).arg("serve").arg("--data").arg(&data).stderr(Stdio::null()).spawn().expect("serve");
+    let mut child =
+        Command::new(BIN).arg("serve").arg("--data").arg(&data).stderr(Stdio::null()).spawn().expect("serve");
     let ports = wait_ready(&data, &mut child);
     assert_eq!(ports["smtp"], "127.0.0.1:2525", "{ports}");
     assert!(ports["lmtp"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")), "{ports}");

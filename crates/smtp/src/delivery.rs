@@ -3,8 +3,6 @@
 //! transaction; then the replies (one for SMTP, one per recipient for LMTP), the journal and
 //! the mail log.
 
-use std::sync::Arc;
-
 use mailstead_proto::smtp::{Envelope, Reply};
 use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
 use mailstead_store::{StoreError, StoreErrorKind};
@@ -108,13 +106,6 @@ impl Driver<'_> {
         };
 
         let queue_id = txn.queue_id.clone();
-        let data_event = event(
-            &queue_id,
-            "smtp.data",
-            None,
-            serde_json::json!({ "size": message.len(), "message_id": message_id, "recipients": envelope.recipients.len() }),
-        );
-        txn.events.push(Event { message_id: message_id.clone(), ..data_event });
         let replies = match outcome {
             Err(e) => {
                 tracing::warn!(target: "mail", "{queue_id}: delivery failed, sender asked to retry: {e}");
@@ -180,7 +171,18 @@ impl Driver<'_> {
             replies.first().map(|r| r.code).unwrap_or(0),
         );
         let reply_texts: Vec<String> = replies.iter().map(|r| r.to_string().trim_end().to_string()).collect();
-        txn.events.push(event(&queue_id, "smtp.reply", None, serde_json::json!({ "replies": reply_texts })));
+        let data_event = event(
+            &queue_id,
+            "smtp.data",
+            None,
+            serde_json::json!({
+                "size": message.len(),
+                "message_id": message_id,
+                "recipients": envelope.recipients.len(),
+                "replies": reply_texts,
+            }),
+        );
+        txn.events.push(Event { message_id: message_id.clone(), ..data_event });
         self.write_journal(txn);
         replies
     }
@@ -188,17 +190,12 @@ impl Driver<'_> {
     /// Writes the transaction's events without delaying the reply: the journal is a record,
     /// the message itself is already durable.
     pub(crate) fn write_journal(&self, txn: Transaction) {
-        let store = Arc::clone(&self.server.store);
         let mut events = txn.events;
         let message_id = events.iter().find_map(|e| e.message_id.clone());
         for e in &mut events {
             e.message_id = message_id.clone();
         }
-        tokio::spawn(async move {
-            if let Err(e) = store.journal(events).await {
-                tracing::warn!(error = %e, "could not write the journal");
-            }
-        });
+        self.server.journal.record(events);
     }
 }
 

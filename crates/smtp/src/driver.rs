@@ -239,20 +239,13 @@ impl Driver<'_> {
         let helo = self.session.helo().unwrap_or("").to_string();
         events.push(crate::delivery::event(
             &queue_id,
-            "smtp.connect",
-            None,
+            "smtp.mail",
+            sender.map(|s| s.normalized()),
             serde_json::json!({
                 "peer": self.peer.to_string(),
                 "helo": helo,
                 "tls": self.tls.as_ref().map(|t| t.to_string()),
                 "service": format!("{:?}", self.server.config.service),
-            }),
-        ));
-        events.push(crate::delivery::event(
-            &queue_id,
-            "smtp.mail",
-            sender.map(|s| s.normalized()),
-            serde_json::json!({
                 "from": sender.map(|s| s.to_string()).unwrap_or_default(),
                 "size": params.size,
                 "body": params.body.map(|b| format!("{b:?}")),

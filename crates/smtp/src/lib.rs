@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use mailstead_net::{BoxFuture, Connection, ConnectionHandler, RefusedConnection};
 use mailstead_store::Store;
+use mailstead_store::journal_batch::JournalBatcher;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -61,12 +62,14 @@ pub struct SmtpConfig {
 pub struct SmtpServer {
     config: SmtpConfig,
     store: Arc<dyn Store>,
+    journal: JournalBatcher,
 }
 
 impl SmtpServer {
-    /// A server over `store`.
+    /// A server over `store`; starts its journal writer, so call it inside a tokio runtime.
     pub fn new(config: SmtpConfig, store: Arc<dyn Store>) -> SmtpServer {
-        SmtpServer { config, store }
+        let journal = JournalBatcher::start(store.clone());
+        SmtpServer { config, store, journal }
     }
 }
 

@@ -53,10 +53,15 @@ impl BlobFiles {
         Ok(BlobFiles { root: root.to_path_buf(), inline_max })
     }
 
+    /// Whether a body of `len` bytes is stored as a file (else inline in the database).
+    pub fn needs_file(&self, len: usize) -> bool {
+        len > self.inline_max
+    }
+
     /// Hashes the bytes and, for large messages, writes the file durably.
     pub fn prepare(&self, data: MessageData) -> Result<PreparedBlob> {
         let id = BlobId(hex::encode(Sha256::digest(&data)));
-        let in_file = data.len() > self.inline_max;
+        let in_file = self.needs_file(data.len());
         let blob = PreparedBlob { id, data, in_file };
         if in_file {
             self.write(&blob)?;

@@ -67,14 +67,11 @@ impl DirectoryStore for SqliteStore {
 
     async fn is_local_domain(&self, domain: &Domain) -> Result<bool> {
         let name = domain.to_string();
-        self.inner
-            .readers
-            .read(move |conn| {
-                conn.prepare_cached("SELECT 1 FROM domains WHERE name = ?1")
-                    .and_then(|mut s| s.exists([name]))
-                    .map_err(db_err)
-            })
-            .await
+        self.inner.readers.read_point(move |conn| {
+            conn.prepare_cached("SELECT 1 FROM domains WHERE name = ?1")
+                .and_then(|mut s| s.exists([name]))
+                .map_err(db_err)
+        })
     }
 
     async fn add_account(&self, new: NewAccount) -> Result<Account> {
@@ -120,27 +117,21 @@ impl DirectoryStore for SqliteStore {
 
     async fn get_account(&self, address: &Address) -> Result<Option<Account>> {
         let lookup = address.normalized();
-        self.inner
-            .readers
-            .read(move |conn| {
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup = ?1");
-                conn.prepare_cached(&sql)
-                    .and_then(|mut s| s.query_row([lookup], rows::account).optional())
-                    .map_err(db_err)
-            })
-            .await
+        self.inner.readers.read_point(move |conn| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lookup = ?1");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_row([lookup], rows::account).optional())
+                .map_err(db_err)
+        })
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        self.inner
-            .readers
-            .read(move |conn| {
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
-                conn.prepare_cached(&sql)
-                    .and_then(|mut s| s.query_row([id], rows::account).optional())
-                    .map_err(db_err)
-            })
-            .await
+        self.inner.readers.read_point(move |conn| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_row([id], rows::account).optional())
+                .map_err(db_err)
+        })
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>> {
@@ -224,16 +215,13 @@ impl DirectoryStore for SqliteStore {
 
     async fn get_alias(&self, source: &AliasSource) -> Result<Option<Alias>> {
         let key = source.key();
-        self.inner
-            .readers
-            .read(move |conn| {
-                let row: Option<(String, String)> = conn
-                    .prepare_cached("SELECT source, targets FROM aliases WHERE source = ?1")
-                    .and_then(|mut s| s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                    .map_err(db_err)?;
-                Ok(row.and_then(|(source, targets)| decode_alias(&source, &targets)))
-            })
-            .await
+        self.inner.readers.read_point(move |conn| {
+            let row: Option<(String, String)> = conn
+                .prepare_cached("SELECT source, targets FROM aliases WHERE source = ?1")
+                .and_then(|mut s| s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(db_err)?;
+            Ok(row.and_then(|(source, targets)| decode_alias(&source, &targets)))
+        })
     }
 
     async fn list_aliases(&self) -> Result<Vec<Alias>> {

@@ -52,11 +52,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn append(&self, message: NewMessage, targets: Vec<AppendTarget>) -> Result<Vec<Result<Appended>>> {
-        let files = self.inner.blobs.clone();
-        let data = message.data.clone();
-        let blob = tokio::task::spawn_blocking(move || files.prepare(data))
-            .await
-            .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))??;
+        let blob = self.prepare_blob(message.data.clone()).await?;
         let files = self.inner.blobs.clone();
         self.inner
             .writer
@@ -78,13 +74,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn append_each(&self, items: Vec<(NewMessage, AppendTarget)>) -> Result<Vec<Result<Appended>>> {
-        let files = self.inner.blobs.clone();
-        let datas: Vec<MessageData> = items.iter().map(|(m, _)| m.data.clone()).collect();
-        let blobs = tokio::task::spawn_blocking(move || {
-            datas.into_iter().map(|d| files.prepare(d)).collect::<Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))??;
+        let blobs = self.prepare_blobs(items.iter().map(|(m, _)| m.data.clone()).collect()).await?;
         let files = self.inner.blobs.clone();
         self.inner
             .writer
@@ -222,6 +212,28 @@ impl MailStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Hashes message bodies and writes the large ones to files. Small bodies (kept inline)
+    /// are only hashed, on the calling thread: a thread hand-off costs more than hashing them.
+    pub(crate) async fn prepare_blobs(&self, datas: Vec<MessageData>) -> Result<Vec<PreparedBlob>> {
+        let files = self.inner.blobs.clone();
+        if datas.iter().all(|d| !files.needs_file(d.len())) {
+            return datas.into_iter().map(|d| files.prepare(d)).collect();
+        }
+        tokio::task::spawn_blocking(move || datas.into_iter().map(|d| files.prepare(d)).collect())
+            .await
+            .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))?
+    }
+
+    /// [`SqliteStore::prepare_blobs`] for one body.
+    pub(crate) async fn prepare_blob(&self, data: MessageData) -> Result<PreparedBlob> {
+        self.prepare_blobs(vec![data])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::unavailable("blob preparation returned nothing"))
+    }
+}
+
 /// Appends to one target. The outer error aborts the whole job (database failure); the inner
 /// one is this target's own answer (unknown mailbox, over quota).
 fn append_one(
@@ -239,8 +251,16 @@ fn append_one(
     if let Err(e) = check_quota(conn, target.account, size)? {
         return Ok(Err(e));
     }
-    let uid = rows::take_uids(conn, mailbox, 1)?;
-    let modseq = rows::next_modseq(conn, mailbox)?;
+    // One statement takes the UID, raises HIGHESTMODSEQ and reads UIDVALIDITY.
+    let (next, modseq, uidvalidity): (i64, i64, i64) = conn
+        .prepare_cached(
+            "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 WHERE id = ?1
+             RETURNING uidnext, highest_modseq, uidvalidity",
+        )
+        .and_then(|mut s| s.query_row([mailbox], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(db_err)?;
+    let uid = u32::try_from(next - 1).map_err(|_| StoreError::invalid("mailbox ran out of UIDs"))?;
+    let (modseq, uidvalidity) = (modseq as u64, uidvalidity as u32);
     conn.prepare_cached(
         "INSERT INTO messages(mailbox, uid, blob, size, internal_date, flags, keywords, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
@@ -261,7 +281,7 @@ fn append_one(
         .and_then(|mut s| s.execute(params![target.account, size]))
         .map_err(db_err)?;
     ctx.change(target.account, Change::MessageAdded { mailbox, uid, modseq });
-    Ok(Ok(Appended { mailbox, uidvalidity: uidvalidity(conn, mailbox)?, uid, modseq }))
+    Ok(Ok(Appended { mailbox, uidvalidity, uid, modseq }))
 }
 
 fn check_quota(conn: &Connection, account: AccountId, adding: i64) -> Result<Result<()>> {

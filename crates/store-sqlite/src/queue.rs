@@ -22,11 +22,7 @@ impl QueueStore for SqliteStore {
         if message.recipients.is_empty() {
             return Err(StoreError::invalid("a queued message needs at least one recipient"));
         }
-        let files = self.inner.blobs.clone();
-        let data = message.data.clone();
-        let blob = tokio::task::spawn_blocking(move || files.prepare(data))
-            .await
-            .map_err(|e| StoreError::unavailable(format!("blob task failed: {e}")))??;
+        let blob = self.prepare_blob(message.data.clone()).await?;
         let files = self.inner.blobs.clone();
         self.inner
             .writer

@@ -13,6 +13,7 @@
 
 pub mod conformance;
 mod error;
+pub mod journal_batch;
 pub mod model;
 mod notify;
 pub mod password;

@@ -370,7 +370,7 @@ pub struct Event {
     pub message_id: Option<String>,
     /// The address concerned (recipient or sender), normalised, if any.
     pub address: Option<String>,
-    /// What happened, e.g. `smtp.connect`, `smtp.rcpt`, `delivery.local`, `outbound.attempt`.
+    /// What happened, e.g. `smtp.mail`, `smtp.rcpt`, `delivery.local`, `outbound.attempt`.
     pub kind: String,
     /// Details.
     pub data: serde_json::Value,
