@@ -21,10 +21,10 @@ fn text(o: &Output) -> String {
 fn wait_ready(data: &Path, child: &mut Child) -> serde_json::Value {
     let start = Instant::now();
     loop {
-        if let Ok(s) = std::fs::read_to_string(data.join("run/ports.json")) {
-            if let Ok(v) = serde_json::from_str(&s) {
-                return v;
-            }
+        if let Ok(s) = std::fs::read_to_string(data.join("run/ports.json"))
+            && let Ok(v) = serde_json::from_str(&s)
+        {
+            return v;
         }
         assert!(child.try_wait().expect("wait").is_none(), "serve exited early");
         assert!(start.elapsed() < Duration::from_secs(20), "serve did not become ready");

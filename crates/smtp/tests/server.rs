@@ -1,6 +1,8 @@
 //! In-process tests of the SMTP/LMTP server: the real listener on 127.0.0.1:0, a real SQLite
 //! store in a temp directory, and a raw-socket client speaking the protocol line by line.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,10 +177,7 @@ async fn alias_delivers_one_copy_per_account_and_pipelining_works() {
     let h = start(config(Service::Mx), TlsMode::StartTls).await;
     let mut c = connect(h.addr).await;
     c.cmd("EHLO pipeliner", "250").await;
-    c.send(&format!(
-        "MAIL FROM:<>\r\nRCPT TO:<team@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
-    ))
-    .await;
+    c.send("MAIL FROM:<>\r\nRCPT TO:<team@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n").await;
     for expect in ["250", "250", "250", "354"] {
         let r = c.reply().await;
         assert!(r[0].starts_with(expect), "{r:?}");
