@@ -11,6 +11,7 @@
 //!   MODSEQ; expunged UIDs leave a tombstone with the MODSEQ of the expunge (QRESYNC).
 //! - Change events are published only after the write committed.
 
+pub mod auth;
 pub mod conformance;
 mod error;
 pub mod journal_batch;

@@ -143,3 +143,55 @@ pub async fn resolution(store: StoreRef) {
     let r = resolve(store.as_ref(), &addr("alice+x@example.test"), Some('+')).await.unwrap();
     assert_eq!(ids(&r), vec![alice.id], "plus-addressing beats catch-all");
 }
+
+/// Logging in through [`crate::auth::Authenticator`]: right and wrong passwords, unknown users,
+/// the per-IP block, and the account block that spares a client which logged in before.
+pub async fn authentication(store: StoreRef) {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use crate::auth::{AuthError, AuthLimits, Authenticator};
+
+    store.add_domain(&domain("example.test")).await.unwrap();
+    let hash = crate::password::hash("s3cret pass").unwrap();
+    let new = NewAccount { address: addr("bob@example.test"), password_hash: hash, quota_bytes: 0 };
+    let bob = store.add_account(new).await.unwrap();
+    let limits = AuthLimits {
+        max_failures_per_ip: 3,
+        max_failures_per_account: 5,
+        window: Duration::from_secs(60),
+        max_concurrent_checks: 2,
+    };
+    let auth = Authenticator::new(store.clone(), limits);
+    let home: IpAddr = "192.0.2.1".parse().unwrap();
+    let account = auth.authenticate(home, "BOB@example.test", "s3cret pass").await.unwrap();
+    assert_eq!(account.id, bob.id);
+
+    let guesser: IpAddr = "198.51.100.9".parse().unwrap();
+    for wrong in ["x", "y", "z"] {
+        assert!(matches!(
+            auth.authenticate(guesser, "bob@example.test", wrong).await,
+            Err(AuthError::Invalid)
+        ));
+    }
+    // Blocked by IP now, even with the right password.
+    let blocked = auth.authenticate(guesser, "bob@example.test", "s3cret pass").await;
+    assert!(matches!(blocked, Err(AuthError::Throttled { by_ip: true, .. })), "{blocked:?}");
+    // Unknown users and malformed names fail the same way.
+    let other: IpAddr = "198.51.100.10".parse().unwrap();
+    assert!(matches!(auth.authenticate(other, "nobody@example.test", "x").await, Err(AuthError::Invalid)));
+    assert!(matches!(auth.authenticate(other, "not an address", "x").await, Err(AuthError::Invalid)));
+    // Two more failures for bob from elsewhere reach the account limit (3 + 2 = 5).
+    let fourth: IpAddr = "198.51.100.11".parse().unwrap();
+    for _ in 0..2 {
+        assert!(matches!(auth.authenticate(fourth, "bob@example.test", "w").await, Err(AuthError::Invalid)));
+    }
+    let third: IpAddr = "203.0.113.5".parse().unwrap();
+    let locked = auth.authenticate(third, "bob@example.test", "s3cret pass").await;
+    assert!(matches!(locked, Err(AuthError::Throttled { by_ip: false, .. })), "{locked:?}");
+    // Bob's usual client is not locked out of his own account.
+    assert_eq!(auth.authenticate(home, "bob@example.test", "s3cret pass").await.unwrap().id, bob.id);
+    // An operator can lift the block.
+    auth.clear(Some(guesser), Some("bob@example.test"));
+    assert_eq!(auth.authenticate(guesser, "bob@example.test", "s3cret pass").await.unwrap().id, bob.id);
+}

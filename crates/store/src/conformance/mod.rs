@@ -27,6 +27,7 @@ macro_rules! store_conformance_tests {
             directory::accounts,
             directory::aliases,
             directory::resolution,
+            directory::authentication,
             mail::default_mailboxes,
             mail::append_and_read,
             mail::append_many_targets,
