@@ -5,6 +5,8 @@
 //! keeps the protocol logic testable from byte strings and fuzzable.
 //!
 //! - [`smtp`]: the SMTP (RFC 5321), submission (RFC 6409) and LMTP (RFC 2033) server session.
+//! - [`pop3`]: the POP3 (RFC 1939) server session with CAPA (RFC 2449), STLS (RFC 2595) and
+//!   SASL (RFC 5034).
 //!
 //! ```
 //! use mailstead_proto::smtp::{Action, Mode, Session, SessionConfig};
@@ -15,4 +17,7 @@
 //! assert!(matches!(&actions[..], [Action::Reply(r)] if r.code == 250));
 //! ```
 
+mod line;
+pub mod pop3;
+mod sasl;
 pub mod smtp;

@@ -8,8 +8,9 @@
 //! # Files
 //! - `session.rs`: the [`Session`], its `State` enum and the input loop.
 //! - `commands/`: one file per command, with the legality table in `commands/mod.rs`.
-//! - `line.rs` (command framing), `data.rs` (DATA terminator and dot-unstuffing), `body.rs`
-//!   (line-end normalisation and message limits), `sasl.rs` (AUTH PLAIN/LOGIN decoding).
+//! - `data.rs` (DATA terminator and dot-unstuffing), `body.rs` (line-end normalisation and
+//!   message limits); command framing and SASL decoding are shared with POP3 in
+//!   `crate::line` and `crate::sasl`.
 //! - `reply.rs`, `action.rs`, `envelope.rs`, `config.rs`: the public vocabulary.
 //!
 //! # Invariants
@@ -34,9 +35,7 @@ mod commands;
 mod config;
 mod data;
 mod envelope;
-mod line;
 mod reply;
-mod sasl;
 mod session;
 
 pub use action::{Action, AuthMechanism, AuthVerdict, Verdict};

@@ -11,8 +11,8 @@ use super::config::Mode;
 use super::config::SessionConfig;
 use super::data::DataReader;
 use super::envelope::{Envelope, MailParams, Recipient};
-use super::line::{Framed, LineReader};
 use super::reply::Reply;
+use crate::line::{Framed, LineReader};
 use mailstead_types::Address;
 
 /// Input kept while the session waits for an answer, beyond which it gives up (see

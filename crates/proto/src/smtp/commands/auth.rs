@@ -1,10 +1,10 @@
 //! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms. The session runs the
 //! base64 exchange; the driver only checks the decoded credentials.
 
+use crate::sasl::{self, SaslError};
 use crate::smtp::action::{Action, AuthMechanism, AuthVerdict};
 use crate::smtp::config::Mode;
 use crate::smtp::reply::Reply;
-use crate::smtp::sasl::{self, SaslError};
 use crate::smtp::session::{SaslStep, Session, State};
 
 /// The reply for a refused SASL response.

@@ -1,5 +1,6 @@
-//! The client side of the SASL exchange for AUTH (RFC 4954): base64 responses, PLAIN
-//! (RFC 4616) and LOGIN. Pure functions; the dialogue itself lives in `commands/auth.rs`.
+//! The client side of a SASL exchange, shared by SMTP AUTH (RFC 4954) and POP3 AUTH
+//! (RFC 5034): base64 responses, PLAIN (RFC 4616) and LOGIN. Pure functions; each protocol
+//! runs its own dialogue (`smtp/commands/auth.rs`, `pop3/commands/auth.rs`).
 
 use base64::Engine as _;
 use base64::alphabet;

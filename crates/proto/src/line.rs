@@ -1,10 +1,11 @@
-//! Command-line framing with a hard length limit.
+//! Command-line framing with a hard length limit, shared by the SMTP and POP3 sessions.
 //!
 //! Invariant: the reader never holds more than `max` octets. A line that grows past the limit
 //! is reported as [`Framed::TooLong`] at once and the rest of it is skipped up to its LF
 //! without being stored, so a client sending megabytes without a line end costs no memory.
-//! Lines end at LF; the CR before it is kept in the line (RFC 5321 §2.3.8 wants CRLF, but
-//! accepting a bare LF at the end of a *command* is harmless and what every server does).
+//! Lines end at LF; the CR before it is kept in the line (RFC 5321 §2.3.8 and RFC 1939 §3 want
+//! CRLF, but accepting a bare LF at the end of a *command* is harmless and what every server
+//! does).
 
 /// The outcome of offering bytes to the reader.
 #[derive(Debug, PartialEq, Eq)]
