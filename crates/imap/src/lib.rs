@@ -2,6 +2,7 @@
 //!
 //! [`message`] knows everything IMAP needs about one stored message (ENVELOPE, BODYSTRUCTURE,
 //! `BODY[section]`, `BINARY[section]`, search and sort helpers) as pure functions over its bytes.
+//! [`query`] evaluates SEARCH, SORT and THREAD over the messages of a mailbox, without I/O.
 //!
 //! ```
 //! use mailstead_imap::message::ParsedMessage;
@@ -13,3 +14,4 @@
 //! ```
 
 pub mod message;
+pub mod query;

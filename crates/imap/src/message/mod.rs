@@ -42,7 +42,7 @@ use mail_parser::MessageParser;
 pub use search::AddressKey;
 pub use section::{BinaryError, apply_partial};
 pub use strings::{binary_nstring8, body_nstring, istring, nstring};
-pub use subject::base_subject;
+pub use subject::{base_subject, is_reply_or_forward};
 pub use tree::MAX_DEPTH;
 
 use search::Summary;

@@ -8,7 +8,7 @@ use mail_parser::{Address, HeaderValue, Message};
 
 use super::ParsedMessage;
 use super::header::fields;
-use super::subject::base_subject;
+use super::subject::{base_subject, is_reply_or_forward};
 
 /// The first address of From, To or Cc, decoded, for SORT (RFC 5256 §3, RFC 5957).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -38,6 +38,8 @@ impl AddressKey {
 pub(crate) struct Summary {
     subject: Option<String>,
     sent_date: Option<i64>,
+    /// The Date header's calendar date in its own zone, as days since 1970-01-01.
+    sent_day: Option<i64>,
     message_id: Option<String>,
     references: Vec<String>,
     in_reply_to: Vec<String>,
@@ -51,9 +53,11 @@ impl Summary {
         let Some(message) = message.filter(|m| !m.parts.is_empty()) else {
             return Summary::default();
         };
+        let date = message.date().filter(|d| d.is_valid());
         Summary {
             subject: message.subject().map(str::to_string),
-            sent_date: message.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp()),
+            sent_date: date.map(|d| d.to_timestamp()),
+            sent_day: date.map(|d| d.to_timestamp_local().div_euclid(86_400)),
             message_id: message.message_id().map(str::to_string),
             references: ids(message.references()),
             in_reply_to: ids(message.in_reply_to()),
@@ -121,6 +125,13 @@ impl ParsedMessage {
         self.summary.sent_date
     }
 
+    /// The Date header's calendar date as written, in the header's own time zone, as days since
+    /// 1970-01-01: SEARCH SENTBEFORE/SENTON/SENTSINCE disregard time and time zone (RFC 9051
+    /// §6.4.4). `None` when absent or unparsable.
+    pub fn sent_day(&self) -> Option<i64> {
+        self.summary.sent_day
+    }
+
     /// The decoded Subject, if any.
     pub fn subject(&self) -> Option<&str> {
         self.summary.subject.as_deref()
@@ -129,6 +140,12 @@ impl ParsedMessage {
     /// The base subject for SORT SUBJECT and THREAD (RFC 5256 §2.1); empty without Subject.
     pub fn subject_base(&self) -> String {
         base_subject(self.subject().unwrap_or_default())
+    }
+
+    /// Whether the Subject marks a reply or forward (`Re:`, `Fwd:`, ...), for THREAD=REFERENCES
+    /// (RFC 5256 §3, REFERENCES step 5).
+    pub fn subject_is_reply(&self) -> bool {
+        is_reply_or_forward(self.subject().unwrap_or_default())
     }
 
     /// The Message-ID without angle brackets (THREAD, RFC 5256 §3).
