@@ -219,6 +219,7 @@ mod tests {
     use std::num::NonZeroU32;
 
     use imap_types::core::Vec1;
+    use mailstead_types::Flags;
 
     use super::*;
 
@@ -261,6 +262,26 @@ mod tests {
         while let SearchKey::Not(inner) = key {
             key = *inner;
         }
+    }
+
+    #[test]
+    fn system_flag_names_as_keywords() {
+        // imap-codec cannot produce `KEYWORD \Seen` (a backslash is no atom char), but a key
+        // built in code can carry it; it tests the flag, not a keyword of that name.
+        let keywords = ["\\Seen".to_string(), "Work".to_string()];
+        let c = Candidate {
+            seq: 1,
+            uid: 1,
+            flags: Flags::EMPTY.with(Flag::Flagged),
+            keywords: &keywords,
+            modseq: 1,
+            internal_date: 0,
+            size: 1,
+        };
+        assert!(has_keyword(&c, "\\flagged"));
+        assert!(!has_keyword(&c, "\\Seen"));
+        assert!(!has_keyword(&c, "\\Recent"));
+        assert!(has_keyword(&c, "wORK"));
     }
 
     #[test]
