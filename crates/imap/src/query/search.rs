@@ -140,8 +140,12 @@ impl Eval<'_> {
             SearchKey::Since(date) => internal_day >= day(date),
             // RFC 5032 §3: OLDER is "less recent than or equal to" now minus the interval,
             // YOUNGER "more recent than or equal to".
-            SearchKey::Older(seconds) => c.internal_date <= self.ctx.now - i64::from(seconds.get()),
-            SearchKey::Younger(seconds) => c.internal_date >= self.ctx.now - i64::from(seconds.get()),
+            SearchKey::Older(seconds) => {
+                c.internal_date <= self.ctx.now.saturating_sub(i64::from(seconds.get()))
+            }
+            SearchKey::Younger(seconds) => {
+                c.internal_date >= self.ctx.now.saturating_sub(i64::from(seconds.get()))
+            }
             // RFC 9051 §6.4.4: the Date: header, disregarding time and time zone (the date as
             // written). A message without a usable Date: header matches none of the three.
             SearchKey::SentBefore(date) => self.sent_day().is_some_and(|sent| sent < day(date)),
