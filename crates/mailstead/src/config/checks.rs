@@ -166,6 +166,17 @@ pub fn plus_separator(value: &str) -> Result<(), Invalid> {
     ))
 }
 
+/// POP3 retention (RFC 2449 §6.7): `"off"`, `"never"`, or a whole number of days.
+pub fn pop3_expire(value: &str) -> Result<(), Invalid> {
+    if value == OFF || value == "never" || value.parse::<u32>().is_ok() {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        format!("\"{value}\" is not a retention policy"),
+        "use \"off\" (announce nothing), \"never\", or a number of days such as \"30\"",
+    ))
+}
+
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
 /// A log level, or a tracing filter directive (`info,mailstead_smtp=debug`). A bare word must be

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem};
 pub use schema::{Finding, Section, SectionDoc};
-pub use sections::{Delivery, Limits, Listen, Log, LogFormat, OFF, Server, Smtp, Store, Tls};
+pub use sections::{Delivery, Limits, Listen, Log, LogFormat, OFF, Pop3, Server, Smtp, Store, Tls};
 
 /// Declares the top level: one field per section, in file order.
 macro_rules! config_root {
@@ -59,6 +59,7 @@ config_root! {
     server: Server,
     listen: Listen,
     smtp: Smtp,
+    pop3: Pop3,
     tls: Tls,
     limits: Limits,
     store: Store,

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
-    dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator, tls_extra,
+    dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator, pop3_expire,
+    tls_extra,
 };
 use super::schema::{
     ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
@@ -117,6 +118,21 @@ config_section! {
         /// A message with more `Received:` header fields than this is in a mail loop and is
         /// refused with 554 5.4.6 (RFC 5321 §6.3 asks for a limit of at least 100).
         max_received_headers: u32 = 100 => nonzero,
+    }
+}
+
+config_section! {
+    /// POP3 (ports 110 and 995): the retention and login policies announced to clients
+    /// (RFC 2449 CAPA `EXPIRE` and `LOGIN-DELAY`).
+    section "pop3" => pub struct Pop3 {
+        /// Message retention: `"off"` announces no policy; `"never"` announces `EXPIRE NEVER`;
+        /// a number of days such as `"30"` announces `EXPIRE 30` and removes a message fetched
+        /// with RETR at the end of that session once it is that old (`"0"` removes every
+        /// fetched message, even without DELE).
+        expire: String as "string (\"off\", \"never\" or days)" = "off".into() => pop3_expire,
+        /// Minimum seconds between two POP3 logins of one account, announced as `LOGIN-DELAY`;
+        /// a login sooner is refused with `[LOGIN-DELAY]`. 0 disables it.
+        login_delay_secs: u64 as "integer (seconds)" = 0,
     }
 }
 
@@ -257,6 +273,18 @@ impl Limits {
     /// [`Limits::tls_handshake_timeout_secs`] as a duration.
     pub fn tls_handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.tls_handshake_timeout_secs)
+    }
+}
+
+impl Pop3 {
+    /// `expire` as days: `Ok(None)` for `"off"`, `Ok(Some(None))` for `"never"`,
+    /// `Ok(Some(Some(n)))` for `n` days. Call on a validated configuration.
+    pub fn expire_days(&self) -> Option<Option<u32>> {
+        match self.expire.as_str() {
+            OFF => None,
+            "never" => Some(None),
+            days => days.parse().ok().map(Some),
+        }
     }
 }
 

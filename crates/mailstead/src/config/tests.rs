@@ -281,3 +281,11 @@ fn truncated_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn pop3_expire_values() {
+    assert_eq!(Config::default().pop3.expire_days(), None);
+    assert_eq!(parse("[pop3]\nexpire = \"never\"\n").expect("valid").pop3.expire_days(), Some(None));
+    assert_eq!(parse("[pop3]\nexpire = \"30\"\n").expect("valid").pop3.expire_days(), Some(Some(30)));
+    assert_has(&error("[pop3]\nexpire = \"soon\"\n"), &[":2:", "not a retention policy"]);
+}

@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use mailstead_net::{ConnectionHandler, ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
+use mailstead_pop3::{Expire, Pop3Config, Pop3Server};
 use mailstead_smtp::{Service, SmtpConfig, SmtpServer};
 use mailstead_store::Store;
+use mailstead_store::auth::{AuthLimits, Authenticator};
 use mailstead_store_sqlite::{OpenMode, SqliteStore};
 
 use crate::commands::{load_config, store_options};
@@ -135,7 +137,33 @@ impl Services {
             },
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
-        handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store)));
+        handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
+        // One Authenticator for every protocol that takes a password, so throttling counts
+        // each failure whichever service it came through.
+        let auth = Authenticator::new(
+            store.clone(),
+            AuthLimits {
+                max_failures_per_ip: config.limits.auth_failures_per_ip_per_hour as usize,
+                window: Duration::from_secs(3600),
+                ..AuthLimits::default()
+            },
+        );
+        // One POP3 server for both listeners: the maildrop lock must cover 110 and 995 together.
+        let pop3 = Arc::new(Pop3Server::new(
+            Pop3Config {
+                hostname: config.server.hostname.clone(),
+                max_line_length: config.limits.max_line_length,
+                max_errors: config.limits.max_errors as usize,
+                dev: config.server.dev,
+                expire: config.pop3.expire_days().map(|days| days.map_or(Expire::Never, Expire::Days)),
+                login_delay: (config.pop3.login_delay_secs > 0)
+                    .then(|| Duration::from_secs(config.pop3.login_delay_secs)),
+            },
+            store,
+            auth,
+        ));
+        handlers.insert("pop3", pop3.clone());
+        handlers.insert("pop3s", pop3);
         Services { handlers }
     }
 
