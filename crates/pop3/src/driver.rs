@@ -188,14 +188,15 @@ impl Driver<'_> {
             }
         };
         let user = account.address.to_string();
-        if !self.server.login_allowed(account.id) {
-            return AuthVerdict::LoginDelay;
-        }
         // RFC 1939 §8: exclusive access to the maildrop.
         let Some(guard) = self.server.locks.try_lock(account.id) else {
             tracing::info!(target: "mail", "pop3: {user} from {ip}: maildrop in use");
             return AuthVerdict::InUse;
         };
+        // RFC 2449 §8.1.1: checked after a valid password, so it tells nothing to a guesser.
+        if !self.server.login_allowed(account.id) {
+            return AuthVerdict::LoginDelay;
+        }
         match OpenMaildrop::open(self.server.store.as_ref(), account, guard).await {
             Ok((open, maildrop)) => {
                 tracing::info!(target: "mail", "pop3: {user} logged in from {ip} ({mechanism:?}, {} messages)", maildrop.messages.len());
