@@ -98,22 +98,23 @@ set message_cachedir = ""
 set sort = date-sent
 EOF2
 cp "$DATA/tls/cert.pem" "$MUTT/certs"
-tmux kill-session -t ms-pop3-mutt 2>/dev/null || true
-tmux new-session -d -s ms-pop3-mutt -x 160 -y 40 "HOME=$MUTT mutt -n -F $MUTT/muttrc; sleep 30"
-screen() { tmux capture-pane -p -t ms-pop3-mutt; }
-wait_for sh -c "tmux capture-pane -p -t ms-pop3-mutt | grep -q 'pop3 test 2'" || fail "mutt did not show the POP3 INBOX: $(screen)"
+TM=ms-pop3-mutt-$$
+# Bounded: mutt gets 60 s, and the pane lingers 10 s after it for the error report.
+tmux new-session -d -s "$TM" -x 160 -y 40 "HOME=$MUTT timeout --foreground 60 mutt -n -F $MUTT/muttrc; sleep 10"
+screen() { tmux capture-pane -p -t "$TM"; }
+wait_for sh -c "tmux capture-pane -p -t $TM | grep -q 'pop3 test 2'" || fail "mutt did not show the POP3 INBOX: $(screen)"
 screen | grep -q 'pop3 test 0' || fail "mutt index misses messages: $(screen)"
 ok "mutt (pops://) lists the maildrop"
-tmux send-keys -t ms-pop3-mutt Enter
-wait_for sh -c "tmux capture-pane -p -t ms-pop3-mutt | grep -q 'message 0'" || fail "mutt did not show the message: $(screen)"
-tmux send-keys -t ms-pop3-mutt i
+tmux send-keys -t "$TM" Enter
+wait_for sh -c "tmux capture-pane -p -t $TM | grep -q 'message 0'" || fail "mutt did not show the message: $(screen)"
+tmux send-keys -t "$TM" i
 sleep 0.3
-tmux send-keys -t ms-pop3-mutt d
+tmux send-keys -t "$TM" d
 sleep 0.3
-tmux send-keys -t ms-pop3-mutt q
+tmux send-keys -t "$TM" q
 wait_for sh -c "[ \"\$(python3 -c 'import sys; sys.path.insert(0, \"tests/interop\"); import pop3_clients as p; print(len(p.inbox(sys.argv[1])[1]))' '$DATA')\" = 2 ]" \
   || fail "mutt's delete did not reach the store (INBOX has $(count)): $(screen)"
-tmux kill-session -t ms-pop3-mutt 2>/dev/null || true
+tmux kill-session -t "$TM" 2>/dev/null || true
 ok "mutt: read a message, deleted it, quit: the store's INBOX has 2 left"
 
 # ---- --dev: plaintext passwords on loopback ----
