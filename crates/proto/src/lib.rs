@@ -19,5 +19,5 @@
 
 mod line;
 pub mod pop3;
-mod sasl;
+pub mod sasl;
 pub mod smtp;

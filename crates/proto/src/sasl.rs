@@ -13,16 +13,16 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The LOGIN prompt `Username:`, base64-encoded.
-pub(crate) const LOGIN_USERNAME: &str = "VXNlcm5hbWU6";
+pub const LOGIN_USERNAME: &str = "VXNlcm5hbWU6";
 /// The LOGIN prompt `Password:`, base64-encoded.
-pub(crate) const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
+pub const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
 
 /// RFC 4616 §2: authcid, authzid and passwd are at most 255 octets each.
 const MAX_FIELD: usize = 255;
 
 /// Why a SASL response is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SaslError {
+pub enum SaslError {
     /// The client sent `*` (RFC 4954 §4).
     #[error("authentication cancelled")]
     Cancelled,
@@ -39,7 +39,7 @@ pub(crate) enum SaslError {
 
 /// Decodes one client response line (CRLF already removed). RFC 4954 §4: `*` cancels, and
 /// `=` is an empty initial response.
-pub(crate) fn decode(line: &str) -> Result<Vec<u8>, SaslError> {
+pub fn decode(line: &str) -> Result<Vec<u8>, SaslError> {
     let line = line.trim();
     match line {
         "*" => Err(SaslError::Cancelled),
@@ -50,7 +50,7 @@ pub(crate) fn decode(line: &str) -> Result<Vec<u8>, SaslError> {
 
 /// Splits a PLAIN message `[authzid] NUL authcid NUL passwd` (RFC 4616 §2) into the
 /// authentication identity and the password.
-pub(crate) fn plain(message: &[u8]) -> Result<(String, String), SaslError> {
+pub fn plain(message: &[u8]) -> Result<(String, String), SaslError> {
     let mut fields = message.split(|&b| b == 0);
     let (Some(authzid), Some(authcid), Some(passwd), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
@@ -74,7 +74,7 @@ pub(crate) fn plain(message: &[u8]) -> Result<(String, String), SaslError> {
 }
 
 /// Decodes one LOGIN field (user name or password) as UTF-8 text.
-pub(crate) fn login_field(decoded: Vec<u8>) -> Result<String, SaslError> {
+pub fn login_field(decoded: Vec<u8>) -> Result<String, SaslError> {
     if decoded.len() > MAX_FIELD {
         return Err(SaslError::Malformed);
     }

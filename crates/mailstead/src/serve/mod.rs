@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use mailstead_imap::{ImapConfig, ImapServer};
 use mailstead_net::{ConnectionHandler, ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
 use mailstead_pop3::{Expire, Pop3Config, Pop3Server};
 use mailstead_smtp::{Service, SmtpConfig, SmtpServer};
@@ -159,11 +160,23 @@ impl Services {
                 login_delay: (config.pop3.login_delay_secs > 0)
                     .then(|| Duration::from_secs(config.pop3.login_delay_secs)),
             },
-            store,
-            auth,
+            store.clone(),
+            auth.clone(),
         ));
         handlers.insert("pop3", pop3.clone());
         handlers.insert("pop3s", pop3);
+        let imap = Arc::new(ImapServer::new(
+            ImapConfig {
+                hostname: config.server.hostname.clone(),
+                append_limit: u32::try_from(config.limits.max_message_size).unwrap_or(u32::MAX),
+                plaintext_auth_on_loopback: config.server.dev,
+                ..ImapConfig::default()
+            },
+            store,
+            auth,
+        ));
+        handlers.insert("imap", imap.clone());
+        handlers.insert("imaps", imap);
         Services { handlers }
     }
 
