@@ -147,10 +147,13 @@ fn glob(p: &[u8], n: &[u8]) -> bool {
 }
 
 fn normalise_inbox(s: &str) -> String {
-    if s.len() >= 5 && s[..5].eq_ignore_ascii_case("INBOX") && (s.len() == 5 || s.as_bytes()[5] == b'/') {
-        format!("INBOX{}", &s[5..])
-    } else {
-        s.to_string()
+    match (s.get(..5), s.get(5..)) {
+        (Some(head), Some(rest))
+            if head.eq_ignore_ascii_case("INBOX") && (rest.is_empty() || rest.starts_with('/')) =>
+        {
+            format!("INBOX{rest}")
+        }
+        _ => s.to_string(),
     }
 }
 
@@ -171,5 +174,7 @@ mod tests {
         // Pathological patterns stay cheap (no backtracking explosion).
         assert!(!matches(&format!("{}b", "*%".repeat(50)), &"a".repeat(200)));
         assert!(matches("%/%", "a/b") && !matches("%/%", "a/b/c"));
+        // Regression: a multi-byte character across byte 5 must not panic.
+        assert!(matches("*", "Entwürfe") && matches("Entw*", "Entwürfe"));
     }
 }

@@ -43,9 +43,18 @@ pub fn nstring(bytes: Option<impl Into<Vec<u8>>>) -> NString<'static> {
 }
 
 /// Section data for `BODY[...]`, `RFC822*` (always a string, never NIL; NUL replaced by 0x80,
-/// RFC 9051 §4.3).
-pub fn body_nstring(bytes: Vec<u8>) -> NString<'static> {
-    NString(Some(istring(bytes)))
+/// RFC 9051 §4.3). Always a literal, as Dovecot sends it: some clients read message data only
+/// from literals.
+pub fn body_nstring(mut bytes: Vec<u8>) -> NString<'static> {
+    for b in &mut bytes {
+        if *b == 0 {
+            *b = NUL_REPLACEMENT;
+        }
+    }
+    match Literal::try_from(bytes) {
+        Ok(literal) => NString(Some(IString::Literal(literal))),
+        Err(_) => NString(Some(IString::Quoted(Quoted::unvalidated("")))),
+    }
 }
 
 /// Section data for `BINARY[...]` (RFC 3516 §4.3): a literal8 when the data contains NUL,
