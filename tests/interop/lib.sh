@@ -1,5 +1,6 @@
 # Shared helpers for the interop scripts: a throw-away Mailstead data directory with ephemeral
 # ports, a running server, and a private Postfix instance. Sourced, not run.
+# KEEP_WORK=1 keeps the work directory (data, logs, client files) for a look after a failure.
 
 MS=${MAILSTEAD_BIN:-$PWD/target/debug/mailstead}
 WORK=$(mktemp -d /tmp/mailstead-interop.XXXXXX)
@@ -16,7 +17,7 @@ cleanup() {
     echo "---- server log (last 40 lines) ----"; tail -40 "$WORK/serve.log" 2>/dev/null || true
     [ -f "$WORK/postfix/postfix.log" ] && { echo "---- postfix log ----"; tail -30 "$WORK/postfix/postfix.log"; }
   fi
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
   exit "$rc"
 }
 trap cleanup EXIT
