@@ -18,6 +18,9 @@ step "cargo test"
 cargo test --workspace --locked
 step "fuzz targets still compile (run them with cargo +nightly fuzz)"
 cargo check --locked --manifest-path crates/proto/fuzz/Cargo.toml --bins
+# The IMAP targets share the main target directory (same lockfile versions, so nothing is
+# compiled twice).
+CARGO_TARGET_DIR=target cargo check --locked --manifest-path crates/imap/fuzz/Cargo.toml --bins
 step "interop tests against real peers"
 cargo build --locked -p mailstead
 shopt -s nullglob

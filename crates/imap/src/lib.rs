@@ -25,11 +25,12 @@
 mod commands;
 mod config;
 mod conn;
-mod extended;
+pub mod extended;
 mod flags;
 pub mod message;
 mod names;
 pub mod query;
+pub mod reader;
 mod selected;
 mod server;
 mod session;

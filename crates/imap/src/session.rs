@@ -283,7 +283,7 @@ impl Session<'_> {
                 self.conn.shutdown().await;
                 return;
             }
-            if !self.conn.has_buffered_input() && self.conn.flush().await.is_err() {
+            if self.conn.flush().await.is_err() {
                 return;
             }
             if matches!(self.state, State::Logout) {

@@ -1,7 +1,7 @@
 //! COMPRESS=DEFLATE (RFC 4978).
 
 use super::Close;
-use crate::session::{Done, Session, code};
+use crate::session::{Done, Session};
 
 /// COMPRESS DEFLATE: tagged OK uncompressed, then deflate both ways.
 pub async fn run(s: &mut Session<'_>, tag: &imap_types::core::Tag<'static>) -> Result<Done, Close> {
@@ -9,9 +9,6 @@ pub async fn run(s: &mut Session<'_>, tag: &imap_types::core::Tag<'static>) -> R
         return Ok(
             Done::no("Compression is already active").with(imap_types::response::Code::CompressionActive)
         );
-    }
-    if s.conn.has_buffered_input() {
-        return Ok(Done::bad("Wait for the reply to COMPRESS before sending more").with(code("CLIENTBUG")));
     }
     s.conn.send_line(&format!("{} OK DEFLATE active", tag.as_ref()));
     if s.conn.flush().await.is_err() {
