@@ -194,6 +194,8 @@ pub struct Session<'a> {
     unauth_commands: u32,
     /// Set when a command's store write happened, so the next sync runs.
     pub dirty: bool,
+    /// Cancelled when the server shuts down (IDLE watches it too).
+    pub shutdown: CancellationToken,
 }
 
 /// Runs one connection to its end.
@@ -224,14 +226,16 @@ pub async fn run(server: &ImapServer, conn: Connection, shutdown: CancellationTo
         bad_in_a_row: 0,
         unauth_commands: 0,
         dirty: false,
+        shutdown: shutdown.clone(),
     };
     tracing::debug!(%peer, %listener, tls = is_tls, "imap: connect");
-    session.serve(shutdown).await;
+    session.serve().await;
     tracing::debug!(%peer, "imap: disconnect");
 }
 
 impl Session<'_> {
-    async fn serve(&mut self, shutdown: CancellationToken) {
+    async fn serve(&mut self) {
+        let shutdown = self.shutdown.clone();
         let caps = commands::capability::list(self).join(" ");
         let text = format!("[CAPABILITY {caps}] {} Mailstead IMAP ready", self.server.config.hostname);
         let greeting = Greeting::ok(None, &text);

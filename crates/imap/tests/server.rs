@@ -277,6 +277,11 @@ async fn idle_pushes_new_mail_and_shutdown_says_bye() {
     c.dialog("S: * 1 EXISTS").await;
     assert!(started.elapsed() < Duration::from_secs(1));
     c.dialog("C: DONE\nS: i OK IDLE terminated").await;
+    // Shutdown reaches a session waiting for a command and one in IDLE alike.
+    let mut idler = Client::connect(&h).await;
+    idler.login().await;
+    idler.dialog("C: j IDLE\nS: + idling").await;
     h.shutdown.cancel();
     c.dialog("S: * BYE Server shutting down").await;
+    idler.dialog("S: * BYE Server shutting down").await;
 }

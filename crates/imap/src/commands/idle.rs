@@ -22,6 +22,10 @@ pub async fn run(s: &mut Session<'_>) -> Result<Done, Close> {
                 _ => return Ok(Done::bad("Not logged in")),
             };
             tokio::select! {
+                () = s.shutdown.cancelled() => {
+                    s.bye("Server shutting down").await;
+                    return Err(Close);
+                }
                 line = s.conn.next_line(64) => match line {
                     Line::Text(text) if text.eq_ignore_ascii_case(b"DONE") => return Ok(Done::ok("IDLE terminated")),
                     Line::Text(_) | Line::TooLong => return Ok(Done::bad("Expected DONE")),
