@@ -28,6 +28,8 @@ use mailstead_net::{IdleTimeout, MaybeTlsStream, StartTlsError};
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Output buffer capacity kept between commands.
+const IDLE_OUT_CAPACITY: usize = 16 * 1024;
 /// Output above this size is written out even in the middle of a command (a large FETCH).
 pub const FLUSH_THRESHOLD: usize = 256 * 1024;
 
@@ -52,7 +54,8 @@ pub struct Conn {
     reader: CommandReader,
     /// Pending output.
     pub out: Vec<u8>,
-    read_buf: Vec<u8>,
+    /// The last read filled its buffer: more may be waiting inside TLS.
+    more_pending: bool,
     inflate: Option<Decompress>,
     deflate: Option<Compress>,
 }
@@ -64,7 +67,7 @@ impl Conn {
             io: Some(IdleTimeout::new(stream, timeout)),
             reader: CommandReader::new(policy),
             out: Vec::with_capacity(1024),
-            read_buf: Vec::new(),
+            more_pending: false,
             inflate: None,
             deflate: None,
         }
@@ -109,7 +112,8 @@ impl Conn {
         io.flush().await?;
         self.out = data;
         self.out.clear();
-        if self.out.capacity() > FLUSH_THRESHOLD * 2 {
+        if self.out.capacity() > IDLE_OUT_CAPACITY {
+            // Do not keep a large FETCH's buffer for the rest of the session.
             self.out = Vec::with_capacity(1024);
         }
         Ok(())
@@ -120,16 +124,28 @@ impl Conn {
         if self.out.len() >= FLUSH_THRESHOLD { self.flush().await } else { Ok(()) }
     }
 
-    /// Reads socket bytes into the fragmentizer. `Ok(false)` when the client closed.
+    /// Reads socket bytes into the command reader. `Ok(false)` when the client closed.
+    ///
+    /// An idle connection holds no read buffer: it first waits for the socket to become
+    /// readable (bounded by the idle timeout), and only then allocates one for the read. When
+    /// the previous read filled the buffer, TLS may hold more decrypted bytes already, so the
+    /// wait is skipped.
     async fn fill(&mut self) -> io::Result<bool> {
         let io = self.io.as_mut().ok_or_else(|| io::Error::other("connection closed"))?;
-        self.read_buf.resize(READ_CHUNK, 0);
-        let n = io.read(&mut self.read_buf).await?;
+        if !self.more_pending {
+            let timeout = io.timeout();
+            match tokio::time::timeout(timeout, io.get_ref().tcp().readable()).await {
+                Ok(ready) => ready?,
+                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client idle")),
+            }
+        }
+        let mut buf = vec![0u8; READ_CHUNK];
+        let n = io.read(&mut buf).await?;
+        self.more_pending = n == READ_CHUNK;
         if n == 0 {
-            self.read_buf.clear();
             return Ok(false);
         }
-        let chunk = &self.read_buf[..n];
+        let chunk = &buf[..n];
         match self.inflate.as_mut() {
             Some(inflate) => {
                 let plain = decompress(inflate, chunk)?;
@@ -137,7 +153,6 @@ impl Conn {
             }
             None => self.reader.enqueue(chunk),
         }
-        self.read_buf.clear();
         Ok(true)
     }
 

@@ -78,6 +78,8 @@ pub enum Step {
 #[derive(Debug)]
 pub struct CommandReader {
     frag: Fragmentizer,
+    /// The fragmentizer's memory ceiling.
+    ceiling: u32,
     literals: usize,
     refused: Option<&'static str>,
     /// Where the current fragment starts in the message buffer.
@@ -92,6 +94,7 @@ impl CommandReader {
         let ceiling = policy.append_limit.saturating_add(u32::try_from(policy.max_line).unwrap_or(u32::MAX));
         CommandReader {
             frag: Fragmentizer::new(ceiling),
+            ceiling,
             literals: 0,
             refused: None,
             fragment_start: 0,
@@ -106,8 +109,7 @@ impl CommandReader {
 
     /// Forgets everything buffered (STARTTLS: RFC 3501 §6.2.1, CVE-2011-0411).
     pub fn discard(&mut self) {
-        let ceiling = u32::MAX / 2;
-        self.frag = Fragmentizer::new(ceiling);
+        self.frag = Fragmentizer::new(self.ceiling);
         self.literals = 0;
         self.refused = None;
         self.fragment_start = 0;
@@ -121,6 +123,11 @@ impl CommandReader {
                 let pending = self.frag.message_bytes().len().saturating_sub(self.fragment_start);
                 if !self.in_literal && pending > policy.max_line {
                     return Step::Ready(Input::Overflow);
+                }
+                if self.frag.message_bytes().is_empty() && !self.in_literal {
+                    // Nothing half-read: start afresh, which gives back the memory of a
+                    // large command (an APPEND) just finished.
+                    self.frag = Fragmentizer::new(self.ceiling);
                 }
                 return Step::NeedMore;
             };
