@@ -11,8 +11,10 @@
 //!   success from an IP that logged in before is still let through, so its owner is not).
 //! - Unknown users cost the same Argon2 work as known ones (a dummy hash), so timing does not
 //!   tell which addresses exist.
-//! - Hashing runs on a blocking thread; at most [`AuthLimits::max_concurrent_checks`] checks
-//!   run at once so a login flood cannot take every core.
+//! - Hashing runs on a few dedicated threads ([`AuthLimits::max_concurrent_checks`] of them),
+//!   so a login flood cannot take every core, and memory stays bounded: each check allocates
+//!   ~19 MiB, and glibc keeps such memory per thread once freed, so checks on tokio's large
+//!   blocking pool made the server grow by a few hundred MiB after a burst of logins.
 //! - Throttle state is in memory: a restart lifts every block (as does `mailstead` 's operator
 //!   reaching for a restart when they locked themselves out).
 
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mailstead_types::Address;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::model::Account;
 use crate::{DirectoryStore, StoreError, password};
@@ -77,7 +79,7 @@ pub struct Authenticator {
     accounts: Arc<dyn DirectoryStore>,
     limits: AuthLimits,
     state: Arc<Mutex<Throttle>>,
-    checks: Arc<Semaphore>,
+    checks: Arc<HashWorkers>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -93,7 +95,7 @@ impl Authenticator {
             accounts,
             limits,
             state: Arc::new(Mutex::new(Throttle::default())),
-            checks: Arc::new(Semaphore::new(limits.max_concurrent_checks.max(1))),
+            checks: Arc::new(HashWorkers::start(limits.max_concurrent_checks.max(1))),
         }
     }
 
@@ -119,10 +121,7 @@ impl Authenticator {
         };
         let stored = account.as_ref().map_or_else(|| dummy_hash().to_string(), |a| a.password_hash.clone());
         let password = password.to_string();
-        let ok = {
-            let _permit = self.checks.acquire().await;
-            tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.unwrap_or(false)
-        };
+        let ok = self.checks.verify(password, stored).await;
         let mut state = self.lock();
         match account {
             Some(account) if ok => {
@@ -149,6 +148,51 @@ impl Authenticator {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Throttle> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A verification job: password, stored hash, where to send the verdict.
+type HashJob = (String, String, oneshot::Sender<bool>);
+
+/// The threads that run Argon2. They end when the last [`Authenticator`] clone is dropped.
+struct HashWorkers {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl HashWorkers {
+    fn start(threads: usize) -> HashWorkers {
+        // A short queue: callers wait in async code, not in memory-holding jobs.
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(threads * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    let Ok((password, stored, reply)) = job else { return };
+                    let _ = reply.send(password::verify(&password, &stored));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-check thread");
+            }
+        }
+        HashWorkers { jobs }
+    }
+
+    /// Verifies on a worker thread; `false` if the workers are gone.
+    async fn verify(&self, password: String, stored: String) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let jobs = self.jobs.clone();
+        // The queue is short; waiting for room happens on a blocking thread, not the runtime.
+        let queued = tokio::task::spawn_blocking(move || jobs.send((password, stored, tx)).is_ok()).await;
+        if !matches!(queued, Ok(true)) {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 }
 
