@@ -285,3 +285,32 @@ async fn idle_pushes_new_mail_and_shutdown_says_bye() {
     c.dialog("S: * BYE Server shutting down").await;
     idler.dialog("S: * BYE Server shutting down").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelope_and_bodystructure_from_the_cache_match_a_fresh_parse() {
+    let h = start().await;
+    deliver(&h.store, "cached \"quoted\" subject").await;
+    let mut c = Client::connect(&h).await;
+    c.login().await;
+    c.send(b"s EXAMINE INBOX\r\n").await;
+    while !c.line().await.starts_with("s OK") {}
+    let account = h.store.get_account(&Address::parse(ALICE).unwrap()).await.unwrap().unwrap();
+    let inbox = h.store.get_mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    let blob = h.store.entries(inbox.id).await.unwrap()[0].blob.clone();
+    assert_eq!(h.store.fetch_cache(vec![blob.clone()]).await.unwrap(), vec![None]);
+    let mut answers = Vec::new();
+    for tag in ["f1", "f2"] {
+        c.send(format!("{tag} FETCH 1 (UID ENVELOPE FLAGS BODYSTRUCTURE)\r\n").as_bytes()).await;
+        let line = c.line().await;
+        assert!(
+            line.starts_with("* 1 FETCH (UID 1 ENVELOPE (NIL \"cached \\\"quoted\\\" subject\""),
+            "{line}"
+        );
+        assert!(line.contains(" FLAGS () BODYSTRUCTURE (\"TEXT\" \"plain\""), "{line}");
+        answers.push(line);
+        c.dialog(&format!("S: {tag} OK FETCH completed")).await;
+        // After the first FETCH the parse is cached in the store.
+        assert!(h.store.fetch_cache(vec![blob.clone()]).await.unwrap()[0].is_some());
+    }
+    assert_eq!(answers[0], answers[1], "cached and fresh answers differ");
+}

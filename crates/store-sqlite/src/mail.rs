@@ -126,6 +126,71 @@ impl MailStore for SqliteStore {
             .await
     }
 
+    async fn read_messages(&self, blobs: Vec<BlobId>) -> Result<Vec<Result<MessageData>>> {
+        let store = self.clone();
+        self.inner
+            .readers
+            .read(move |conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT data FROM blobs WHERE hash = ?1").map_err(db_err)?;
+                let mut out = Vec::with_capacity(blobs.len());
+                for id in &blobs {
+                    let row: Option<Option<Vec<u8>>> =
+                        stmt.query_row([&id.0], |r| r.get(0)).optional().map_err(db_err)?;
+                    out.push(match row {
+                        None => Err(StoreError::not_found(format!("no message with content {}", id.0))),
+                        Some(Some(data)) => Ok(MessageData::from(data)),
+                        Some(None) => store.blob_files().read(id),
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn fetch_cache(&self, blobs: Vec<BlobId>) -> Result<Vec<Option<CachedFetch>>> {
+        self.inner
+            .readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT envelope, bodystructure FROM message_cache WHERE blob = ?1")
+                    .map_err(db_err)?;
+                let mut out = Vec::with_capacity(blobs.len());
+                for id in &blobs {
+                    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+                        stmt.query_row([&id.0], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db_err)?;
+                    out.push(match row {
+                        Some((Some(envelope), Some(body_structure))) => {
+                            Some(CachedFetch { envelope, body_structure })
+                        }
+                        _ => None,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn put_fetch_cache(&self, items: Vec<(BlobId, CachedFetch)>) -> Result<()> {
+        self.inner
+            .writer
+            .write(move |conn, _ctx| {
+                // Only for contents still stored: blob_unref deletes the entry with the blob.
+                let mut stmt = conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO message_cache(blob, envelope, bodystructure)
+                         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
+                    )
+                    .map_err(db_err)?;
+                for (blob, cached) in &items {
+                    stmt.execute(rusqlite::params![blob.0, cached.envelope, cached.body_structure])
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn update_flags(
         &self,
         mailbox: MailboxId,

@@ -143,6 +143,16 @@ pub struct MessageEntry {
     pub modseq: u64,
 }
 
+/// What IMAP FETCH needs often and costs a full parse: the encoded ENVELOPE and BODYSTRUCTURE
+/// of a message content (they depend on the bytes only, so they are keyed by the blob).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedFetch {
+    /// The ENVELOPE item's value as IMAP bytes, e.g. `("date" "subject" ...)`.
+    pub envelope: Vec<u8>,
+    /// The BODYSTRUCTURE item's value as IMAP bytes.
+    pub body_structure: Vec<u8>,
+}
+
 /// A message to append.
 #[derive(Debug, Clone)]
 pub struct NewMessage {

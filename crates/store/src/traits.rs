@@ -85,6 +85,15 @@ pub trait MailStore: Send + Sync {
     async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>>;
     /// The bytes of a stored message.
     async fn read_message(&self, blob: &BlobId) -> Result<MessageData>;
+    /// The bytes of several messages in one round trip, in the order asked; each read
+    /// succeeds or fails on its own.
+    async fn read_messages(&self, blobs: Vec<BlobId>) -> Result<Vec<Result<MessageData>>>;
+    /// Cached FETCH data (encoded ENVELOPE and BODYSTRUCTURE) of message contents, in the
+    /// order asked; `None` where nothing is cached.
+    async fn fetch_cache(&self, blobs: Vec<BlobId>) -> Result<Vec<Option<CachedFetch>>>;
+    /// Caches FETCH data. A cache, not a record: entries for contents no longer stored are
+    /// ignored, and an entry goes when its content goes.
+    async fn put_fetch_cache(&self, items: Vec<(BlobId, CachedFetch)>) -> Result<()>;
     /// Changes flags of the given UIDs (missing UIDs are ignored).
     async fn update_flags(
         &self,

@@ -13,7 +13,9 @@ use imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDat
 use imap_types::response::{Data, Response};
 use imap_types::sequence::SequenceSet;
 
-use mailstead_store::model::{FlagOp, FlagUpdate, MessageEntry};
+use imap_codec::ResponseCodec;
+use imap_codec::encode::Encoder;
+use mailstead_store::model::{BlobId, CachedFetch, FlagOp, FlagUpdate, MessageEntry};
 use mailstead_types::{Flag, Flags};
 
 use crate::flags::to_fetch_flags;
@@ -121,38 +123,137 @@ pub async fn run(
         }
     }
 
+    let wants_cache =
+        items.iter().any(|i| matches!(i, MessageDataItemName::Envelope | MessageDataItemName::BodyStructure));
+    // Whether the cache can stand in for the bytes (no other item needs them).
+    let cache_suffices = items.iter().all(|i| {
+        !needs_content(i) || matches!(i, MessageDataItemName::Envelope | MessageDataItemName::BodyStructure)
+    });
+    let store = s.server.store.clone();
     let mut failure = None;
-    for i in indices {
+    for chunk in indices.chunks(BATCH) {
         let State::Selected(_, selected) = &s.state else { break };
-        let Some(entry) = selected.messages.get(i).cloned() else { continue };
-        let parsed = if needs_bytes {
-            match s.server.store.read_message(&entry.blob).await {
-                Ok(bytes) => Some(ParsedMessage::parse(&bytes)),
-                Err(e) => {
-                    tracing::warn!(uid = entry.uid, error = %e, "imap: cannot read message");
-                    failure = Some(Done::no("Some messages could not be read").with(code("UNAVAILABLE")));
-                    continue;
-                }
-            }
+        let entries: Vec<(usize, MessageEntry)> =
+            chunk.iter().filter_map(|&i| selected.messages.get(i).cloned().map(|e| (i, e))).collect();
+        let blobs: Vec<BlobId> = entries.iter().map(|(_, e)| e.blob.clone()).collect();
+        let cached = if wants_cache {
+            store.fetch_cache(blobs.clone()).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "imap: FETCH cache unreadable");
+                vec![None; blobs.len()]
+            })
         } else {
-            None
+            vec![None; blobs.len()]
         };
-        let add_flags = seen_now.contains(&entry.uid) && !items.contains(&MessageDataItemName::Flags);
-        match build(&entry, &items, parsed.as_ref(), with_modseq, add_flags) {
-            Ok(data) => {
-                let seq =
-                    NonZeroU32::new(u32::try_from(i + 1).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
-                if let Ok(items) = Vec1::try_from(data) {
-                    s.conn.send(&Response::Data(Data::Fetch { seq, items }));
-                }
+        let read: Vec<bool> =
+            cached.iter().map(|c| needs_bytes && !(cache_suffices && c.is_some())).collect();
+        let wanted: Vec<BlobId> =
+            blobs.iter().zip(&read).filter(|(_, r)| **r).map(|(b, _)| b.clone()).collect();
+        let mut bytes = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            match store.read_messages(wanted).await {
+                Ok(b) => b,
+                Err(e) => return Done::store_error(&e),
             }
-            Err(done) => failure = Some(done),
         }
-        if s.conn.flush_if_large().await.is_err() {
-            return Done::no("Connection failed");
+        .into_iter();
+        let mut fresh = Vec::new();
+        for (((i, entry), cached), read) in entries.into_iter().zip(cached).zip(read) {
+            let parsed = if read {
+                match bytes.next() {
+                    Some(Ok(data)) => Some(ParsedMessage::parse(&data)),
+                    Some(Err(e)) => {
+                        tracing::warn!(uid = entry.uid, error = %e, "imap: cannot read message");
+                        failure = Some(Done::no("Some messages could not be read").with(code("UNAVAILABLE")));
+                        continue;
+                    }
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            let cached = match (cached, &parsed) {
+                (Some(c), _) => Some(c),
+                (None, Some(p)) if wants_cache => {
+                    let c = CachedFetch {
+                        envelope: value_bytes(MessageDataItem::Envelope(p.envelope()), b"ENVELOPE "),
+                        body_structure: value_bytes(
+                            MessageDataItem::BodyStructure(p.body_structure()),
+                            b"BODYSTRUCTURE ",
+                        ),
+                    };
+                    fresh.push((entry.blob.clone(), c.clone()));
+                    Some(c)
+                }
+                _ => None,
+            };
+            let add_flags = seen_now.contains(&entry.uid) && !items.contains(&MessageDataItemName::Flags);
+            match render(i, &entry, &items, parsed.as_ref(), cached.as_ref(), with_modseq, add_flags) {
+                Ok(line) => s.conn.out.extend_from_slice(&line),
+                Err(done) => failure = Some(done),
+            }
+            if s.conn.flush_if_large().await.is_err() {
+                return Done::no("Connection failed");
+            }
+        }
+        if !fresh.is_empty()
+            && let Err(e) = store.put_fetch_cache(fresh).await
+        {
+            tracing::warn!(error = %e, "imap: FETCH cache not written");
         }
     }
     failure.unwrap_or_else(|| Done::ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
+}
+
+/// Messages handled per store round trip.
+const BATCH: usize = 128;
+
+/// One `* n FETCH (...)` line: cached ENVELOPE/BODYSTRUCTURE as stored, the rest encoded.
+fn render(
+    index: usize,
+    entry: &MessageEntry,
+    items: &[MessageDataItemName<'_>],
+    message: Option<&ParsedMessage>,
+    cached: Option<&CachedFetch>,
+    with_modseq: bool,
+    add_flags: bool,
+) -> Result<Vec<u8>, Done> {
+    use MessageDataItemName as I;
+    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(items.len() + 2);
+    for item in items {
+        match (item, cached) {
+            (I::Envelope, Some(c)) => parts.push([b"ENVELOPE ".as_slice(), &c.envelope].concat()),
+            (I::BodyStructure, Some(c)) => {
+                parts.push([b"BODYSTRUCTURE ".as_slice(), &c.body_structure].concat())
+            }
+            _ => {
+                for data in build(entry, std::slice::from_ref(item), message, false, false)? {
+                    parts.push(item_bytes(data));
+                }
+            }
+        }
+    }
+    for data in build(entry, &[], message, with_modseq && !items.contains(&I::ModSeq), add_flags)? {
+        parts.push(item_bytes(data));
+    }
+    let mut line = format!("* {} FETCH (", index + 1).into_bytes();
+    line.extend_from_slice(&parts.join(&b' '));
+    line.extend_from_slice(b")\r\n");
+    Ok(line)
+}
+
+/// One data item as IMAP bytes (`FLAGS (\\Seen)`, `BODY[] {12}\r\n...`).
+fn item_bytes(item: MessageDataItem<'static>) -> Vec<u8> {
+    let response = Response::Data(Data::Fetch { seq: NonZeroU32::MIN, items: Vec1::from(item) });
+    let bytes = ResponseCodec::default().encode(&response).dump();
+    let inner = bytes.strip_prefix(b"* 1 FETCH (".as_slice()).unwrap_or(&bytes);
+    inner.strip_suffix(b")\r\n".as_slice()).unwrap_or(inner).to_vec()
+}
+
+/// An item's value without its name (what the cache keeps).
+fn value_bytes(item: MessageDataItem<'static>, name: &[u8]) -> Vec<u8> {
+    let bytes = item_bytes(item);
+    bytes.strip_prefix(name).map(<[u8]>::to_vec).unwrap_or(bytes)
 }
 
 fn selected_read_only(s: &Session<'_>) -> bool {

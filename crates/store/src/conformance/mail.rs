@@ -377,3 +377,50 @@ pub async fn delete_account_frees_messages(store: StoreRef) {
     store.delete_account(&b.address).await.unwrap();
     assert_eq!(store.read_message(&blob).await.unwrap_err().kind, StoreErrorKind::NotFound);
 }
+
+/// Batched reads and the FETCH cache: values come back in order, misses are `None`/errors,
+/// and a cache entry goes with its content (never outlives the last copy).
+pub async fn batch_reads_and_fetch_cache(store: StoreRef) {
+    use crate::model::{BlobId, CachedFetch};
+
+    let a = account(&store, "a@example.test").await;
+    store.append(message("one"), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    store.append(big_message(100_000, b'z'), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    let inbox = mailbox(&store, a.id, "INBOX").await;
+    let entries = store.entries(inbox.id).await.unwrap();
+    let (small, big) = (entries[0].blob.clone(), entries[1].blob.clone());
+    let missing = BlobId("0".repeat(64));
+
+    let read = store.read_messages(vec![big.clone(), missing.clone(), small.clone()]).await.unwrap();
+    assert_eq!(read[0].as_ref().unwrap().len(), 100_000);
+    assert_eq!(read[1].as_ref().unwrap_err().kind, StoreErrorKind::NotFound);
+    assert_eq!(&read[2].as_ref().unwrap()[..], &store.read_message(&small).await.unwrap()[..]);
+
+    assert_eq!(store.fetch_cache(vec![small.clone(), big.clone()]).await.unwrap(), vec![None, None]);
+    let cached =
+        CachedFetch { envelope: b"(NIL \"one\")".to_vec(), body_structure: b"(\"TEXT\" \"PLAIN\")".to_vec() };
+    store
+        .put_fetch_cache(vec![(small.clone(), cached.clone()), (missing.clone(), cached.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.fetch_cache(vec![big.clone(), small.clone(), missing.clone()]).await.unwrap(),
+        vec![None, Some(cached.clone()), None],
+        "cached for the stored content only"
+    );
+    // Expunging the last copy drops the entry; the same content stored again starts uncached.
+    store.update_flags(inbox.id, vec![entries[0].uid], delete_flag()).await.unwrap();
+    store.expunge(inbox.id, None).await.unwrap();
+    assert_eq!(store.fetch_cache(vec![small.clone()]).await.unwrap(), vec![None]);
+    store.append(message("one"), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    assert_eq!(store.fetch_cache(vec![small]).await.unwrap(), vec![None]);
+}
+
+fn delete_flag() -> FlagUpdate {
+    FlagUpdate {
+        op: FlagOp::Add,
+        flags: Flags::EMPTY.with(Flag::Deleted),
+        keywords: vec![],
+        unchanged_since: None,
+    }
+}

@@ -41,6 +41,7 @@ macro_rules! store_conformance_tests {
             mail::notifications,
             mail::concurrent_appends,
             mail::delete_account_frees_messages,
+            mail::batch_reads_and_fetch_cache,
             queue::queue_lifecycle,
             queue::journal,
         );
