@@ -7,6 +7,11 @@ use imap_types::core::{Charset, Tag};
 use imap_types::response::{Code, Data, Response};
 use imap_types::search::SearchKey;
 
+use std::sync::Arc;
+
+use imap_types::IntoStatic;
+use mailstead_store::model::{MessageData, MessageEntry};
+
 use crate::extended::SearchReturn;
 use crate::message::ParsedMessage;
 use crate::query::{Candidate, SearchContext, matches, needs_content};
@@ -30,61 +35,93 @@ pub fn charset_ok(charset: Option<&Charset<'_>>) -> Result<(), Done> {
     }
 }
 
-/// The message bytes of the messages at `indices`, parsed; `None` where a read failed.
+/// The message bytes of the messages at `indices`, parsed (off the async threads); `None`
+/// where a read failed.
 pub async fn load(s: &Session<'_>, selected: &Selected, indices: &[usize]) -> Vec<Option<ParsedMessage>> {
     let mut out = Vec::with_capacity(indices.len());
-    for &i in indices {
-        let parsed = match s.server.store.read_message(&selected.messages[i].blob).await {
-            Ok(bytes) => Some(ParsedMessage::parse(&bytes)),
+    for chunk in indices.chunks(CHUNK) {
+        let blobs = chunk.iter().map(|&i| selected.messages[i].blob.clone()).collect();
+        let read = match s.server.store.read_messages(blobs).await {
+            Ok(read) => read,
             Err(e) => {
-                tracing::warn!(error = %e, "imap: cannot read message for search");
-                None
+                tracing::warn!(error = %e, "imap: cannot read messages");
+                out.extend(chunk.iter().map(|_| None));
+                continue;
             }
         };
-        out.push(parsed);
+        let parsed = tokio::task::spawn_blocking(move || {
+            read.into_iter().map(|r| r.ok().map(|data| ParsedMessage::parse(&data))).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        out.extend(parsed);
     }
+    out.resize_with(indices.len(), || None);
     out
 }
 
+/// Messages read per store round trip when the bytes are needed.
+const CHUNK: usize = 256;
+
 /// The candidates of the view.
 pub fn candidates(selected: &Selected) -> Vec<Candidate<'_>> {
-    selected
-        .messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Candidate {
-            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            uid: m.uid,
-            flags: m.flags,
-            keywords: &m.keywords,
-            modseq: m.modseq,
-            internal_date: m.internal_date,
-            size: m.size,
-        })
-        .collect()
+    selected.messages.iter().enumerate().map(|(i, m)| candidate(i, m)).collect()
 }
 
-/// Indices of the messages matching all `keys`.
+fn candidate(i: usize, m: &MessageEntry) -> Candidate<'_> {
+    Candidate {
+        seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+        uid: m.uid,
+        flags: m.flags,
+        keywords: &m.keywords,
+        modseq: m.modseq,
+        internal_date: m.internal_date,
+        size: m.size,
+    }
+}
+
+/// Indices of the messages matching all `keys`. Keys on the content read the messages in
+/// batches and evaluate them on two blocking threads at a time, off the async runtime.
 pub async fn matching(s: &Session<'_>, selected: &Selected, keys: &[SearchKey<'_>]) -> Vec<usize> {
     let ctx =
         SearchContext { max_seq: selected.exists(), max_uid: selected.max_uid(), now: super::append::now() };
-    let all = candidates(selected);
-    if needs_content(keys) {
-        let indices: Vec<usize> = (0..all.len()).collect();
-        // Read in slices so a huge mailbox does not hold every parsed message at once.
-        let mut hits = Vec::new();
-        for chunk in indices.chunks(256) {
-            let parsed = load(s, selected, chunk).await;
-            for (&i, p) in chunk.iter().zip(parsed.iter()) {
-                if matches(keys, &all[i], p.as_ref(), &ctx) {
-                    hits.push(i);
-                }
-            }
-        }
-        hits
-    } else {
-        (0..all.len()).filter(|&i| matches(keys, &all[i], None, &ctx)).collect()
+    if !needs_content(keys) {
+        let all = candidates(selected);
+        return (0..all.len()).filter(|&i| matches(keys, &all[i], None, &ctx)).collect();
     }
+    let keys: Arc<Vec<SearchKey<'static>>> =
+        Arc::new(keys.iter().cloned().map(IntoStatic::into_static).collect());
+    let mut hits = Vec::new();
+    let indices: Vec<usize> = (0..selected.messages.len()).collect();
+    for chunk in indices.chunks(CHUNK) {
+        let blobs = chunk.iter().map(|&i| selected.messages[i].blob.clone()).collect();
+        let read = match s.server.store.read_messages(blobs).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(error = %e, "imap: cannot read messages for SEARCH");
+                continue;
+            }
+        };
+        let mut work: Vec<(usize, MessageEntry, Option<MessageData>)> =
+            chunk.iter().zip(read).map(|(&i, data)| (i, selected.messages[i].clone(), data.ok())).collect();
+        let second = work.split_off(work.len() / 2);
+        let evaluate = |part: Vec<(usize, MessageEntry, Option<MessageData>)>| {
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .filter(|(i, entry, data)| {
+                        let parsed = data.as_ref().map(|d| ParsedMessage::parse(d));
+                        matches(&keys, &candidate(*i, entry), parsed.as_ref(), &ctx)
+                    })
+                    .map(|(i, _, _)| i)
+                    .collect::<Vec<usize>>()
+            })
+        };
+        let (a, b) = tokio::join!(evaluate(work), evaluate(second));
+        hits.extend(a.unwrap_or_default());
+        hits.extend(b.unwrap_or_default());
+    }
+    hits
 }
 
 /// Whether the keys use MODSEQ (then results carry the highest MODSEQ).
