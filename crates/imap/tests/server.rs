@@ -309,8 +309,16 @@ async fn envelope_and_bodystructure_from_the_cache_match_a_fresh_parse() {
         assert!(line.contains(" FLAGS () BODYSTRUCTURE (\"TEXT\" \"plain\""), "{line}");
         answers.push(line);
         c.dialog(&format!("S: {tag} OK FETCH completed")).await;
-        // After the first FETCH the parse is cached in the store.
-        assert!(h.store.fetch_cache(vec![blob.clone()]).await.unwrap()[0].is_some());
+        // After the first FETCH the parse is cached in the store (written in the background).
+        let mut cached = false;
+        for _ in 0..100 {
+            cached = h.store.fetch_cache(vec![blob.clone()]).await.unwrap()[0].is_some();
+            if cached {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cached, "the FETCH cache was not filled");
     }
     assert_eq!(answers[0], answers[1], "cached and fresh answers differ");
 }

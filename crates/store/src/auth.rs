@@ -13,8 +13,9 @@
 //!   tell which addresses exist.
 //! - Hashing runs on a few dedicated threads ([`AuthLimits::max_concurrent_checks`] of them),
 //!   so a login flood cannot take every core, and memory stays bounded: each check allocates
-//!   ~19 MiB, and glibc keeps such memory per thread once freed, so checks on tokio's large
-//!   blocking pool made the server grow by a few hundred MiB after a burst of logins.
+//!   ~19 MiB, which each thread allocates once and reuses (freed and re-allocated, glibc kept
+//!   such memory per thread, and checks on tokio's large blocking pool made the server grow by
+//!   a few hundred MiB after a burst of logins).
 //! - Throttle state is in memory: a restart lifts every block (as does `mailstead` 's operator
 //!   reaching for a restart when they locked themselves out).
 
@@ -48,7 +49,8 @@ impl Default for AuthLimits {
             max_failures_per_ip: 10,
             max_failures_per_account: 30,
             window: Duration::from_secs(15 * 60),
-            max_concurrent_checks: 4,
+            // One per core, at most 4: each holds ~19 MiB while it works.
+            max_concurrent_checks: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
         }
     }
 }
@@ -167,13 +169,15 @@ impl HashWorkers {
         for n in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                // This thread's Argon2 working memory, allocated at the first check and reused.
+                let mut memory = Vec::new();
                 loop {
                     let job = match rx.lock() {
                         Ok(rx) => rx.recv(),
                         Err(poisoned) => poisoned.into_inner().recv(),
                     };
                     let Ok((password, stored, reply)) = job else { return };
-                    let _ = reply.send(password::verify(&password, &stored));
+                    let _ = reply.send(password::verify_with_memory(&password, &stored, &mut memory));
                 }
             });
             if let Err(e) = spawned {

@@ -15,7 +15,7 @@ use imap_types::sequence::SequenceSet;
 
 use imap_codec::ResponseCodec;
 use imap_codec::encode::Encoder;
-use mailstead_store::model::{BlobId, CachedFetch, FlagOp, FlagUpdate, MessageEntry};
+use mailstead_store::model::{BlobId, CachedFetch, FlagOp, FlagUpdate, MessageData, MessageEntry};
 use mailstead_types::{Flag, Flags};
 
 use crate::flags::to_fetch_flags;
@@ -157,38 +157,34 @@ pub async fn run(
             }
         }
         .into_iter();
+        let slots: Vec<Slot> = cached
+            .into_iter()
+            .zip(read)
+            .map(
+                |(cached, read)| {
+                    if read { Slot::Bytes(bytes.next(), cached) } else { Slot::Ready(None, cached, false) }
+                },
+            )
+            .collect();
+        let slots = prepare(slots, wants_cache).await;
         let mut fresh = Vec::new();
-        for (((i, entry), cached), read) in entries.into_iter().zip(cached).zip(read) {
-            let parsed = if read {
-                match bytes.next() {
-                    Some(Ok(data)) => Some(ParsedMessage::parse(&data)),
-                    Some(Err(e)) => {
-                        tracing::warn!(uid = entry.uid, error = %e, "imap: cannot read message");
-                        failure = Some(Done::no("Some messages could not be read").with(code("UNAVAILABLE")));
-                        continue;
+        for ((i, entry), slot) in entries.into_iter().zip(slots) {
+            let (parsed, cached) = match slot {
+                Slot::Ready(parsed, cached, is_new) => {
+                    if is_new && let Some(c) = &cached {
+                        fresh.push((entry.blob.clone(), c.clone()));
                     }
-                    None => continue,
+                    (parsed, cached)
                 }
-            } else {
-                None
-            };
-            let cached = match (cached, &parsed) {
-                (Some(c), _) => Some(c),
-                (None, Some(p)) if wants_cache => {
-                    let c = CachedFetch {
-                        envelope: value_bytes(MessageDataItem::Envelope(p.envelope()), b"ENVELOPE "),
-                        body_structure: value_bytes(
-                            MessageDataItem::BodyStructure(p.body_structure()),
-                            b"BODYSTRUCTURE ",
-                        ),
-                    };
-                    fresh.push((entry.blob.clone(), c.clone()));
-                    Some(c)
+                Slot::Bytes(Some(Err(e)), _) => {
+                    tracing::warn!(uid = entry.uid, error = %e, "imap: cannot read message");
+                    failure = Some(Done::no("Some messages could not be read").with(code("UNAVAILABLE")));
+                    continue;
                 }
-                _ => None,
+                Slot::Bytes(..) => continue,
             };
             let add_flags = seen_now.contains(&entry.uid) && !items.contains(&MessageDataItemName::Flags);
-            match render(i, &entry, &items, parsed.as_ref(), cached.as_ref(), with_modseq, add_flags) {
+            match render(i, &entry, &items, parsed.as_deref(), cached.as_ref(), with_modseq, add_flags) {
                 Ok(line) => s.conn.out.extend_from_slice(&line),
                 Err(done) => failure = Some(done),
             }
@@ -196,10 +192,14 @@ pub async fn run(
                 return Done::no("Connection failed");
             }
         }
-        if !fresh.is_empty()
-            && let Err(e) = store.put_fetch_cache(fresh).await
-        {
-            tracing::warn!(error = %e, "imap: FETCH cache not written");
+        if !fresh.is_empty() {
+            // A cache write: nobody waits for its fsync.
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.put_fetch_cache(fresh).await {
+                    tracing::warn!(error = %e, "imap: FETCH cache not written");
+                }
+            });
         }
     }
     failure.unwrap_or_else(|| Done::ok(if uid { "UID FETCH completed" } else { "FETCH completed" }))
@@ -207,6 +207,52 @@ pub async fn run(
 
 /// Messages handled per store round trip.
 const BATCH: usize = 128;
+
+/// One message of a batch on its way to being rendered.
+enum Slot {
+    /// Bytes read (or not), parse pending; the cached data if any.
+    Bytes(Option<mailstead_store::Result<MessageData>>, Option<CachedFetch>),
+    /// Parsed (when needed) and cached data; `true` when the cached data is new.
+    Ready(Option<Box<ParsedMessage>>, Option<CachedFetch>, bool),
+}
+
+/// Parses the messages whose bytes were read, and computes their cache entries, on two
+/// blocking threads (parsing is the costly part of a cold FETCH).
+async fn prepare(mut slots: Vec<Slot>, wants_cache: bool) -> Vec<Slot> {
+    let work = |part: Vec<Slot>| {
+        tokio::task::spawn_blocking(move || {
+            part.into_iter().map(|slot| parse_slot(slot, wants_cache)).collect::<Vec<_>>()
+        })
+    };
+    let second = slots.split_off(slots.len() / 2);
+    let (a, b) = tokio::join!(work(slots), work(second));
+    let mut out = a.unwrap_or_default();
+    out.extend(b.unwrap_or_default());
+    out
+}
+
+fn parse_slot(slot: Slot, wants_cache: bool) -> Slot {
+    match slot {
+        Slot::Bytes(Some(Ok(data)), cached) => {
+            let parsed = Box::new(ParsedMessage::parse(&data));
+            match cached {
+                Some(c) => Slot::Ready(Some(parsed), Some(c), false),
+                None if wants_cache => {
+                    let c = CachedFetch {
+                        envelope: value_bytes(MessageDataItem::Envelope(parsed.envelope()), b"ENVELOPE "),
+                        body_structure: value_bytes(
+                            MessageDataItem::BodyStructure(parsed.body_structure()),
+                            b"BODYSTRUCTURE ",
+                        ),
+                    };
+                    Slot::Ready(Some(parsed), Some(c), true)
+                }
+                None => Slot::Ready(Some(parsed), None, false),
+            }
+        }
+        other => other,
+    }
+}
 
 /// One `* n FETCH (...)` line: cached ENVELOPE/BODYSTRUCTURE as stored, the rest encoded.
 fn render(
