@@ -322,3 +322,26 @@ async fn envelope_and_bodystructure_from_the_cache_match_a_fresh_parse() {
     }
     assert_eq!(answers[0], answers[1], "cached and fresh answers differ");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_fills_the_fetch_cache() {
+    let h = start().await;
+    let mut c = Client::connect(&h).await;
+    c.login().await;
+    let message = b"Subject: appended\r\n\r\nhello\r\n";
+    c.send(format!("a APPEND INBOX {{{}+}}\r\n", message.len()).as_bytes()).await;
+    c.send(message).await;
+    c.send(b"\r\n").await;
+    c.dialog("S: a OK [APPENDUID ...").await;
+    let blob = mailstead_store::model::BlobId::of(message);
+    let mut cached = None;
+    for _ in 0..100 {
+        cached = h.store.fetch_cache(vec![blob.clone()]).await.unwrap().remove(0);
+        if cached.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cached = cached.expect("APPEND filled the FETCH cache");
+    assert!(String::from_utf8_lossy(&cached.envelope).contains("\"appended\""));
+}

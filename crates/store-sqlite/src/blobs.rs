@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 use mailstead_store::model::{BlobId, MessageData};
 use mailstead_store::{Result, StoreError};
@@ -60,7 +59,7 @@ impl BlobFiles {
 
     /// Hashes the bytes and, for large messages, writes the file durably.
     pub fn prepare(&self, data: MessageData) -> Result<PreparedBlob> {
-        let id = BlobId(hex::encode(Sha256::digest(&data)));
+        let id = BlobId::of(&data);
         let in_file = self.needs_file(data.len());
         let blob = PreparedBlob { id, data, in_file };
         if in_file {

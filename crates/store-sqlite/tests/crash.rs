@@ -15,7 +15,6 @@ use mailstead_store::model::{AppendTarget, MessageData, NewAccount, NewMessage};
 use mailstead_store::{DirectoryStore, MailStore};
 use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use mailstead_types::{Address, Domain};
-use sha2::{Digest, Sha256};
 
 const CHILD_ENV: &str = "MAILSTEAD_CRASH_CHILD";
 const ADDRESS: &str = "crash@example.test";
@@ -49,7 +48,7 @@ fn crash_child() {
                     let size = if n % 5 == 0 { 40_000 + (task as usize * 7) } else { 600 };
                     let mut data = format!("Subject: {task}-{n}-{}\r\n\r\n", std::process::id()).into_bytes();
                     data.resize(size, b'a' + (n % 26) as u8);
-                    let hash = hex::encode(Sha256::digest(&data));
+                    let hash = mailstead_store::model::BlobId::of(&data).0;
                     let msg = NewMessage {
                         data: MessageData::from(data),
                         internal_date: 0,
@@ -135,7 +134,12 @@ fn kill_9_during_appends_loses_nothing() {
             }
             for entry in &entries {
                 let data = store.read_message(&entry.blob).await.expect("every stored message is readable");
-                assert_eq!(hex::encode(Sha256::digest(&data)), entry.blob.0, "UID {} is damaged", entry.uid);
+                assert_eq!(
+                    mailstead_store::model::BlobId::of(&data).0,
+                    entry.blob.0,
+                    "UID {} is damaged",
+                    entry.uid
+                );
                 assert_eq!(data.len() as u64, entry.size);
             }
             let file_rows: i64 = rusqlite::Connection::open(SqliteStore::db_path(dir.path()))

@@ -16,6 +16,15 @@ pub type MessageData = Arc<[u8]>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobId(pub String);
 
+impl BlobId {
+    /// The content address of message bytes: SHA-256, in lowercase hex. Every backend names
+    /// contents this way, so a caller that holds the bytes knows their id.
+    pub fn of(data: &[u8]) -> BlobId {
+        use sha2::{Digest, Sha256};
+        BlobId(hex::encode(Sha256::digest(data)))
+    }
+}
+
 /// A mail account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

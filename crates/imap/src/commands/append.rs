@@ -10,9 +10,10 @@ use imap_types::mailbox::Mailbox;
 use imap_types::response::Code;
 
 use mailstead_store::StoreErrorKind;
-use mailstead_store::model::{AppendTarget, NewMessage};
+use mailstead_store::model::{AppendTarget, BlobId, NewMessage};
 
 use crate::flags::{MAX_KEYWORDS, from_imap};
+use crate::message::ParsedMessage;
 use crate::names;
 use crate::session::{Done, Session, code};
 
@@ -49,9 +50,27 @@ pub async fn run(
     if data.len() > s.server.config.append_limit as usize {
         return Done::no("Message larger than APPENDLIMIT").with(Code::TooBig);
     }
-    let new = NewMessage { data: Arc::from(data), internal_date, flags: system, keywords };
+    let data: Arc<[u8]> = Arc::from(data);
+    // The message is at hand now: parse it once for the FETCH cache (off the async threads),
+    // so the client's first FETCH ENVELOPE/BODYSTRUCTURE does not have to.
+    let for_cache = data.clone();
+    let cache =
+        tokio::task::spawn_blocking(move || super::fetch::cache_entry(&ParsedMessage::parse(&for_cache)));
+    let new = NewMessage { data, internal_date, flags: system, keywords };
     let target = AppendTarget { account, mailbox: name.clone() };
-    match s.server.store.append(new, vec![target]).await {
+    let blob = BlobId::of(&new.data);
+    let stored = s.server.store.append(new, vec![target]).await;
+    if matches!(&stored, Ok(results) if matches!(results.first(), Some(Ok(_))))
+        && let Ok(entry) = cache.await
+    {
+        let store = s.server.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.put_fetch_cache(vec![(blob, entry)]).await {
+                tracing::warn!(error = %e, "imap: FETCH cache not written at APPEND");
+            }
+        });
+    }
+    match stored {
         Ok(results) => match results.into_iter().next() {
             Some(Ok(appended)) => {
                 s.dirty = true;

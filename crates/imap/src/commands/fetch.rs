@@ -296,6 +296,17 @@ fn item_bytes(item: MessageDataItem<'static>) -> Vec<u8> {
     inner.strip_suffix(b")\r\n".as_slice()).unwrap_or(inner).to_vec()
 }
 
+/// The FETCH cache entry of a message: its ENVELOPE and BODYSTRUCTURE values as IMAP bytes.
+pub fn cache_entry(parsed: &ParsedMessage) -> CachedFetch {
+    CachedFetch {
+        envelope: value_bytes(MessageDataItem::Envelope(parsed.envelope()), b"ENVELOPE "),
+        body_structure: value_bytes(
+            MessageDataItem::BodyStructure(parsed.body_structure()),
+            b"BODYSTRUCTURE ",
+        ),
+    }
+}
+
 /// An item's value without its name (what the cache keeps).
 fn value_bytes(item: MessageDataItem<'static>, name: &[u8]) -> Vec<u8> {
     let bytes = item_bytes(item);
