@@ -11,6 +11,7 @@
 //! - `modseq` is the HIGHESTMODSEQ up to which the view is complete.
 
 use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::Arc;
 
 use imap_types::core::Vec1;
 use imap_types::fetch::MessageDataItem;
@@ -31,8 +32,9 @@ pub struct Selected {
     pub name: String,
     /// EXAMINE (or a mailbox the user may not change).
     pub read_only: bool,
-    /// The client's view, in sequence order.
-    pub messages: Vec<MessageEntry>,
+    /// The client's view, in sequence order. Shared (copy-on-write) with other sessions that
+    /// selected the same mailbox state; change it through [`Selected::messages_mut`].
+    pub messages: Arc<Vec<MessageEntry>>,
     /// HIGHESTMODSEQ the view is complete up to.
     pub modseq: u64,
     /// UIDs expunged elsewhere, not yet reported.
@@ -66,10 +68,15 @@ impl Selected {
         name: String,
         uidnext: u32,
         read_only: bool,
-        messages: Vec<MessageEntry>,
+        messages: Arc<Vec<MessageEntry>>,
         modseq: u64,
     ) -> Selected {
         Selected { id, name, read_only, messages, modseq, pending_expunges: Vec::new(), uidnext }
+    }
+
+    /// The view for changing (copied first if another session shares it).
+    pub fn messages_mut(&mut self) -> &mut Vec<MessageEntry> {
+        Arc::make_mut(&mut self.messages)
     }
 
     /// Number of messages in the view (EXISTS).
@@ -163,7 +170,7 @@ impl Selected {
         for entry in changes.changed {
             if entry.uid > known_max {
                 if self.messages.last().is_none_or(|m| m.uid < entry.uid) {
-                    self.messages.push(entry);
+                    self.messages_mut().push(entry);
                     added = true;
                 }
                 continue;
@@ -172,13 +179,13 @@ impl Selected {
             let old = &self.messages[i];
             let differs = old.flags != entry.flags || old.keywords != entry.keywords;
             let modseq_news = reporting.condstore && old.modseq != entry.modseq;
-            self.messages[i] = entry;
+            self.messages_mut()[i] = entry;
             if differs || modseq_news {
                 out.push(self.flags_response(i, reporting.condstore, false));
             }
         }
         if added {
-            self.messages.sort_by_key(|m| m.uid);
+            self.messages_mut().sort_by_key(|m| m.uid);
             out.push(Response::Data(Data::Exists(self.exists())));
         }
         self.modseq = self.modseq.max(changes.highest_modseq);
@@ -198,7 +205,7 @@ impl Selected {
         uids.dedup();
         if reporting.qresync {
             // RFC 7162 §3.2.10: VANISHED instead of EXPUNGE.
-            self.messages.retain(|m| uids.binary_search(&m.uid).is_err());
+            self.messages_mut().retain(|m| uids.binary_search(&m.uid).is_err());
             return uid_set(&uids)
                 .map(|known_uids| vec![Response::Data(Data::Vanished { earlier: false, known_uids })])
                 .unwrap_or_default();
@@ -207,7 +214,7 @@ impl Selected {
         // Highest first, so each number is still valid when the client applies it.
         for uid in uids.iter().rev() {
             if let Some(i) = self.index_of(*uid) {
-                self.messages.remove(i);
+                self.messages_mut().remove(i);
                 if let Some(seq) = NonZeroU32::new(u32::try_from(i + 1).unwrap_or(u32::MAX)) {
                     out.push(Response::Data(Data::Expunge(seq)));
                 }
@@ -299,7 +306,7 @@ mod tests {
                 modseq: 1,
             })
             .collect();
-        Selected::new(1, "INBOX".into(), 100, false, messages, 1)
+        Selected::new(1, "INBOX".into(), 100, false, Arc::new(messages), 1)
     }
 
     fn set(text: &str) -> SequenceSet {

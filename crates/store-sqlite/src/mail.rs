@@ -107,6 +107,41 @@ impl MailStore for SqliteStore {
             .await
     }
 
+    async fn open_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        cached_modseq: Option<u64>,
+    ) -> Result<Option<(Mailbox, Option<Vec<MessageEntry>>)>> {
+        let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_string() } else { name.to_string() };
+        self.inner
+            .readers
+            .read(move |conn| {
+                // One read transaction: the mailbox row and its messages from the same snapshot.
+                let tx = conn.unchecked_transaction().map_err(db_err)?;
+                let Some(mut mailbox) = rows::mailbox_plain(&tx, account, &name)? else {
+                    return Ok(None);
+                };
+                if cached_modseq == Some(mailbox.highest_modseq) {
+                    return Ok(Some((mailbox, None)));
+                }
+                let sql = format!("SELECT {ENTRY_COLUMNS} FROM messages WHERE mailbox = ?1 ORDER BY uid");
+                let entries = {
+                    let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
+                    let rows = stmt.query_map([mailbox.id], rows::entry).map_err(db_err)?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)?
+                };
+                tx.finish().map_err(db_err)?;
+                mailbox.messages = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+                mailbox.unseen =
+                    u32::try_from(entries.iter().filter(|e| !e.flags.contains(Flag::Seen)).count())
+                        .unwrap_or(u32::MAX);
+                mailbox.size = entries.iter().map(|e| e.size).sum();
+                Ok(Some((mailbox, Some(entries))))
+            })
+            .await
+    }
+
     async fn read_message(&self, blob: &BlobId) -> Result<MessageData> {
         let id = blob.clone();
         let store = self.clone();

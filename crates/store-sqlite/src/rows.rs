@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use mailstead_store::model::{Account, BlobId, Mailbox, MailboxId, MessageEntry};
+use mailstead_store::model::{Account, AccountId, BlobId, Mailbox, MailboxId, MessageEntry};
 use mailstead_store::{Result, StoreError, StoreErrorKind};
 use mailstead_types::{Address, Flags, SpecialUse};
 
@@ -41,7 +41,11 @@ pub fn entry(row: &Row<'_>) -> rusqlite::Result<MessageEntry> {
         size: row.get::<_, i64>(2)? as u64,
         internal_date: row.get(3)?,
         flags: Flags::from_bits(row.get::<_, i64>(4)? as u8),
-        keywords: decode_keywords(&row.get::<_, String>(5)?),
+        keywords: match row.get_ref(5)? {
+            // Most messages have none: no allocation for them.
+            rusqlite::types::ValueRef::Text(b"") => Vec::new(),
+            value => decode_keywords(value.as_str()?),
+        },
         modseq: row.get::<_, i64>(6)? as u64,
     })
 }
@@ -105,6 +109,34 @@ pub fn mailbox_where(conn: &Connection, cond: &str, args: impl rusqlite::Params)
         })
         .map_err(db_err)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+}
+
+/// Loads one mailbox by account and name without counting its messages (the counters are 0;
+/// callers that read the messages fill them in).
+pub fn mailbox_plain(conn: &Connection, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+    conn.prepare_cached(
+        "SELECT id, account, name, uidvalidity, uidnext, highest_modseq, special_use, subscribed
+         FROM mailboxes WHERE account = ?1 AND name = ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![account, name], |r| {
+            Ok(Mailbox {
+                id: r.get(0)?,
+                account: r.get(1)?,
+                name: r.get(2)?,
+                uidvalidity: r.get::<_, i64>(3)? as u32,
+                uidnext: r.get::<_, i64>(4)? as u32,
+                highest_modseq: r.get::<_, i64>(5)? as u64,
+                special_use: r.get::<_, Option<String>>(6)?.as_deref().and_then(SpecialUse::parse),
+                subscribed: r.get(7)?,
+                messages: 0,
+                unseen: 0,
+                size: 0,
+            })
+        })
+        .optional()
+    })
+    .map_err(db_err)
 }
 
 /// Raises a mailbox's HIGHESTMODSEQ by one and returns the new value.

@@ -83,6 +83,17 @@ pub trait MailStore: Send + Sync {
     async fn append_each(&self, items: Vec<(NewMessage, AppendTarget)>) -> Result<Vec<Result<Appended>>>;
     /// All messages of a mailbox in UID order.
     async fn entries(&self, mailbox: MailboxId) -> Result<Vec<MessageEntry>>;
+    /// A mailbox by name and all its messages in UID order, read at one moment (IMAP SELECT):
+    /// the counters agree with the entries. When the mailbox's HIGHESTMODSEQ equals
+    /// `cached_modseq` the caller's copy of the entries is current (every change raises
+    /// HIGHESTMODSEQ): the entries are not read, `None` is returned for them and the counters
+    /// are left 0.
+    async fn open_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        cached_modseq: Option<u64>,
+    ) -> Result<Option<(Mailbox, Option<Vec<MessageEntry>>)>>;
     /// The bytes of a stored message.
     async fn read_message(&self, blob: &BlobId) -> Result<MessageData>;
     /// The bytes of several messages in one round trip, in the order asked; each read

@@ -114,7 +114,7 @@ pub async fn run(
                     for entry in result.changed {
                         if let Some(i) = selected.index_of(entry.uid) {
                             seen_now.push(entry.uid);
-                            selected.messages[i] = entry;
+                            selected.messages_mut()[i] = entry;
                         }
                     }
                 }

@@ -2,6 +2,7 @@
 //! §3.1.8, §3.2.5).
 
 use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::Arc;
 
 use imap_types::command::SelectParameter;
 use imap_types::mailbox::Mailbox;
@@ -10,6 +11,7 @@ use imap_types::response::{Code, Data, Response};
 use crate::flags::{mailbox_flags, permanent_flags};
 use crate::names;
 use crate::selected::{Selected, set_text};
+use crate::server::CachedView;
 use crate::session::{Auth, Done, Session, State, code};
 
 /// SELECT (`read_only` false) or EXAMINE.
@@ -55,13 +57,26 @@ pub async fn run(
         while a.changes.try_recv().is_ok() {}
     }
     let store = s.server.store.clone();
-    let mailbox = match store.get_mailbox(account, &name).await {
-        Ok(Some(m)) => m,
+    let cached = s.server.cached_view(account, &name);
+    let (mailbox, entries) = match store.open_mailbox(account, &name, cached.as_ref().map(|c| c.modseq)).await
+    {
+        Ok(Some((mailbox, Some(entries)))) => {
+            let entries = Arc::new(entries);
+            let view =
+                CachedView { mailbox: mailbox.id, modseq: mailbox.highest_modseq, entries: entries.clone() };
+            s.server.keep_view(account, &name, view);
+            (mailbox, entries)
+        }
+        Ok(Some((mailbox, None))) => match cached {
+            Some(view) if view.mailbox == mailbox.id => (mailbox, view.entries),
+            // Same HIGHESTMODSEQ but another mailbox: read it for real.
+            _ => match store.open_mailbox(account, &name, None).await {
+                Ok(Some((mailbox, Some(entries)))) => (mailbox, Arc::new(entries)),
+                Ok(_) => return Done::no(format!("Mailbox {name} does not exist")).with(code("NONEXISTENT")),
+                Err(e) => return Done::store_error(&e),
+            },
+        },
         Ok(None) => return Done::no(format!("Mailbox {name} does not exist")).with(code("NONEXISTENT")),
-        Err(e) => return Done::store_error(&e),
-    };
-    let entries = match store.entries(mailbox.id).await {
-        Ok(e) => e,
         Err(e) => return Done::store_error(&e),
     };
     let mut keywords: Vec<String> = entries.iter().flat_map(|e| e.keywords.iter().cloned()).collect();

@@ -57,7 +57,7 @@ pub async fn run(
     for entry in result.changed {
         if let Some(i) = selected.index_of(entry.uid) {
             changed.push(i);
-            selected.messages[i] = entry;
+            selected.messages_mut()[i] = entry;
         }
     }
     let silent = matches!(response, StoreResponse::Silent);

@@ -424,3 +424,50 @@ fn delete_flag() -> FlagUpdate {
         unchanged_since: None,
     }
 }
+
+/// `open_mailbox` gives the same mailbox and entries as `get_mailbox` + `entries`, with counters
+/// computed from the entries; unknown names give `None`.
+pub async fn open_mailbox_snapshot(store: StoreRef) {
+    let a = account(&store, "a@example.test").await;
+    store.append(message("one"), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    store.append(message("two"), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    let inbox = mailbox(&store, a.id, "INBOX").await;
+    store
+        .update_flags(
+            inbox.id,
+            vec![1],
+            FlagUpdate {
+                op: FlagOp::Add,
+                flags: Flags::EMPTY.with(Flag::Seen),
+                keywords: vec![],
+                unchanged_since: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (opened, entries) = store.open_mailbox(a.id, "inbox", None).await.unwrap().unwrap();
+    let fresh = mailbox(&store, a.id, "INBOX").await;
+    assert_eq!(opened, fresh);
+    assert_eq!((opened.messages, opened.unseen), (2, 1));
+    assert_eq!(entries, Some(store.entries(inbox.id).await.unwrap()));
+    assert!(store.open_mailbox(a.id, "Nope", None).await.unwrap().is_none());
+    // A caller whose copy is current gets no entries; any change makes them come back.
+    let (again, none) =
+        store.open_mailbox(a.id, "INBOX", Some(opened.highest_modseq)).await.unwrap().unwrap();
+    assert_eq!((again.id, again.highest_modseq, none), (opened.id, opened.highest_modseq, None));
+    store
+        .update_flags(
+            inbox.id,
+            vec![2],
+            FlagUpdate {
+                op: FlagOp::Add,
+                flags: Flags::EMPTY.with(Flag::Flagged),
+                keywords: vec![],
+                unchanged_since: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, changed) = store.open_mailbox(a.id, "INBOX", Some(opened.highest_modseq)).await.unwrap().unwrap();
+    assert!(changed.unwrap()[1].flags.contains(Flag::Flagged));
+}

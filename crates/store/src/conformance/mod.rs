@@ -42,6 +42,7 @@ macro_rules! store_conformance_tests {
             mail::concurrent_appends,
             mail::delete_account_frees_messages,
             mail::batch_reads_and_fetch_cache,
+            mail::open_mailbox_snapshot,
             queue::queue_lifecycle,
             queue::journal,
         );
