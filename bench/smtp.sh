@@ -73,7 +73,7 @@ run() { # run NAME PORT SIZE COUNTER
 # The load tool's own ceiling: smtp-source against smtp-sink, which stores nothing. No server
 # can show more than this here, so it bounds the ratio this script can measure.
 SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-smtp-sink -c "127.0.0.1:$SINK_PORT" 1000 &
+smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1000 &
 SINK_PID=$!
 PIDS+=("$SINK_PID")
 sleep 0.3

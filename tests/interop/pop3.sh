@@ -117,6 +117,10 @@ wait_for sh -c "[ \"\$(python3 -c 'import sys; sys.path.insert(0, \"tests/intero
 tmux kill-session -t "$TM" 2>/dev/null || true
 ok "mutt: read a message, deleted it, quit: the store's INBOX has 2 left"
 
+# ---- POP3 and IMAP views of INBOX agree ----
+python3 tests/interop/pop3_clients.py deliver "$DATA" "$SMTP" 2
+python3 tests/interop/pop3_clients.py imap "$DATA" "$POP3S" "$(port imaps)"
+
 # ---- --dev: plaintext passwords on loopback ----
 kill "$MS_PID"; wait "$MS_PID" 2>/dev/null || true
 sed -i 's/^dev = false/dev = true/' "$DATA/mailstead.toml"

@@ -249,6 +249,40 @@ def throttle_checks(data, pop3s_port):
     expect_error(lambda: s.pass_(PASSWORD), "-ERR [AUTH] Too many failed logins", "password guessing throttled per IP (even the right password)")
 
 
+def imap_agreement(data, pop3s_port, imaps_port):
+    """POP3 and IMAP agree: UIDL names the UIDs IMAP shows, and a POP3 deletion reaches an IMAP
+    session that has INBOX selected as an EXPUNGE (and nothing before the POP3 QUIT)."""
+    import imaplib
+
+    imap = imaplib.IMAP4_SSL("localhost", int(imaps_port), ssl_context=tls_context(data))
+    imap.login(ALICE, PASSWORD)
+    imap.select("INBOX")
+    imap_uids = [int(u) for u in imap.uid("SEARCH", "ALL")[1][0].split()]
+    check(len(imap_uids) >= 2, f"need two messages in INBOX, IMAP shows {imap_uids}")
+    p = poplib.POP3_SSL("localhost", int(pop3s_port), context=tls_context(data), timeout=10)
+    p.user(ALICE)
+    p.pass_(PASSWORD)
+    uidl = {int(n): uid.decode() for n, uid in (line.split() for line in p.uidl()[1])}
+    pop_uids = [int(uidl[n][:8], 16) for n in sorted(uidl)]
+    check(pop_uids == imap_uids, f"UIDL {uidl} does not name IMAP's UIDs {imap_uids}")
+    p.dele(1)
+    imap.noop()
+    check("EXPUNGE" not in imap.untagged_responses, "IMAP saw a deletion before the POP3 QUIT")
+    p.quit()
+    imap.noop()
+    check(imap.untagged_responses.pop("EXPUNGE", None) == [b"1"], "IMAP did not get EXPUNGE 1 after QUIT")
+    after = [int(u) for u in imap.uid("SEARCH", "ALL")[1][0].split()]
+    check(after == imap_uids[1:], f"IMAP shows {after} after the POP3 deletion of UID {imap_uids[0]}")
+    imap.logout()
+    ok(f"POP3 and IMAP agree: UIDL = IMAP UIDs {imap_uids}; DELE+QUIT reached the selected IMAP session as EXPUNGE")
+
+
 if __name__ == "__main__":
     mode, data, *ports = sys.argv[1:]
-    {"deliver": deliver, "poplib": poplib_checks, "dev": dev_checks, "throttle": throttle_checks}[mode](data, *ports)
+    {
+        "deliver": deliver,
+        "poplib": poplib_checks,
+        "dev": dev_checks,
+        "throttle": throttle_checks,
+        "imap": imap_agreement,
+    }[mode](data, *ports)

@@ -12,9 +12,8 @@
 //! - The maildrop is INBOX, numbered at login; unique-ids are derived from INBOX's UIDVALIDITY
 //!   and each message's UID, so they are stable across sessions and name the same message IMAP
 //!   shows.
-//! - Nothing is deleted before QUIT. At QUIT exactly the DELE'd UIDs are flagged `\Deleted`
-//!   and expunged (the expunge is one store transaction); a session that ends any other way
-//!   deletes nothing. IMAP sessions see the expunge through the store's change notifications.
+//! - Nothing is deleted before QUIT. At QUIT exactly the DELE'd UIDs are removed in one store
+//!   transaction (all or nothing); a session that ends any other way deletes nothing. IMAP sessions see the expunge through the store's change notifications.
 //! - One POP3 session per account at a time (RFC 1939 §8); a second one gets `[IN-USE]`.
 //! - Passwords are accepted only inside TLS, or on loopback in development mode.
 

@@ -2,16 +2,13 @@
 //! UPDATE state at QUIT (RFC 1939 §6).
 //!
 //! # The update
-//! 1. The UIDs to remove (the DELE'd ones, plus retrieved ones due under EXPIRE) get
-//!    `\Deleted` in one store transaction.
-//! 2. `expunge(INBOX, Some(those UIDs))` removes exactly them — never a message an IMAP client
-//!    flagged `\Deleted` itself — in one transaction, publishing the expunge to IMAP sessions.
-//! 3. Retrieved messages left in place get `\Seen`, as an IMAP client reading them would set.
+//! 1. The UIDs to remove (the DELE'd ones, plus retrieved ones due under EXPIRE) are removed
+//!    with `remove_messages(INBOX, those UIDs)`: exactly them, whatever their flags — never a
+//!    message an IMAP client flagged `\Deleted` itself — in one store transaction, publishing
+//!    the expunge to IMAP sessions. A crash or a failure leaves all of them in place.
+//! 2. Retrieved messages left in place get `\Seen`, as an IMAP client reading them would set.
 //!
-//! If step 2 fails, step 1 is undone for the messages that were not `\Deleted` before, and
-//! the client is told nothing was removed (`-ERR [SYS/TEMP]`); it may retry. Only a crash
-//! between steps 1 and 2 could leave messages flagged `\Deleted` but present; they are then
-//! still in the maildrop, and the next QUIT or IMAP EXPUNGE removes them.
+//! If step 1 fails the client is told nothing was removed (`-ERR [SYS/TEMP]`); it may retry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -104,31 +101,12 @@ impl OpenMaildrop {
         UpdateResult::Done { remaining: self.entries.len().saturating_sub(remove.len()) }
     }
 
-    /// Flags `uids` `\Deleted` and expunges exactly them; undoes the flags if the expunge fails.
+    /// Removes exactly `uids`, in one store transaction (all or nothing).
     async fn remove(&self, store: &dyn Store, uids: &[u32]) -> Result<(), StoreError> {
         if uids.is_empty() {
             return Ok(());
         }
-        store.update_flags(self.mailbox, uids.to_vec(), flag_update(FlagOp::Add, Flag::Deleted)).await?;
-        match store.expunge(self.mailbox, Some(uids.to_vec())).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let flagged_by_us: Vec<u32> = uids
-                    .iter()
-                    .copied()
-                    .filter(|uid| self.entries.get(uid).is_some_and(|en| !en.flags.contains(Flag::Deleted)))
-                    .collect();
-                let undo = store.update_flags(
-                    self.mailbox,
-                    flagged_by_us,
-                    flag_update(FlagOp::Remove, Flag::Deleted),
-                );
-                if let Err(undo_error) = undo.await {
-                    tracing::warn!(account = %self.account.address, error = %undo_error, "pop3: could not undo \\Deleted");
-                }
-                Err(e)
-            }
-        }
+        store.remove_messages(self.mailbox, uids.to_vec()).await.map(|_| ())
     }
 }
 

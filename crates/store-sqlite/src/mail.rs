@@ -284,6 +284,31 @@ impl MailStore for SqliteStore {
             .await
     }
 
+    async fn remove_messages(&self, mailbox: MailboxId, uids: Vec<u32>) -> Result<Vec<u32>> {
+        self.inner
+            .writer
+            .write(move |conn, ctx| {
+                let account = account_of(conn, mailbox)?;
+                let mut present = Vec::with_capacity(uids.len());
+                {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT 1 FROM messages WHERE mailbox = ?1 AND uid = ?2")
+                        .map_err(db_err)?;
+                    let mut wanted: Vec<u32> = uids.clone();
+                    wanted.sort_unstable();
+                    wanted.dedup();
+                    for uid in wanted {
+                        if stmt.exists(params![mailbox, uid]).map_err(db_err)? {
+                            present.push(uid);
+                        }
+                    }
+                }
+                remove_rows(conn, ctx, account, mailbox, &present, RemoveKind::Expunged)?;
+                Ok(present)
+            })
+            .await
+    }
+
     async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes> {
         self.inner
             .readers

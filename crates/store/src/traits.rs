@@ -118,6 +118,10 @@ pub trait MailStore: Send + Sync {
     async fn move_messages(&self, from: MailboxId, uids: Vec<u32>, to: MailboxId) -> Result<CopyResult>;
     /// Removes messages flagged `\Deleted` (only among `uids` when given). Returns removed UIDs.
     async fn expunge(&self, mailbox: MailboxId, uids: Option<Vec<u32>>) -> Result<Vec<u32>>;
+    /// Removes exactly these messages, whatever their flags, in one transaction, as an expunge
+    /// (tombstones for QRESYNC, change notification): POP3's UPDATE state. Returns the UIDs
+    /// removed (those that existed).
+    async fn remove_messages(&self, mailbox: MailboxId, uids: Vec<u32>) -> Result<Vec<u32>>;
     /// Messages changed and UIDs expunged after `modseq`.
     async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes>;
 }

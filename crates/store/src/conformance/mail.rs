@@ -471,3 +471,24 @@ pub async fn open_mailbox_snapshot(store: StoreRef) {
     let (_, changed) = store.open_mailbox(a.id, "INBOX", Some(opened.highest_modseq)).await.unwrap().unwrap();
     assert!(changed.unwrap()[1].flags.contains(Flag::Flagged));
 }
+
+/// `remove_messages` removes exactly the UIDs given, flagged `\Deleted` or not, leaves
+/// tombstones and tells subscribers; unknown UIDs are ignored.
+pub async fn remove_messages_exactly(store: StoreRef) {
+    let a = account(&store, "a@example.test").await;
+    for s in ["one", "two", "three"] {
+        store.append(message(s), target(a.id, "INBOX")).await.unwrap()[0].clone().unwrap();
+    }
+    let inbox = mailbox(&store, a.id, "INBOX").await;
+    let before = inbox.highest_modseq;
+    // Message 3 is flagged \Deleted by "IMAP" but not asked for: it must stay.
+    store.update_flags(inbox.id, vec![3], delete_flag()).await.unwrap();
+    let mut changes = store.changes().subscribe(a.id);
+    let removed = store.remove_messages(inbox.id, vec![2, 1, 99]).await.unwrap();
+    assert_eq!(removed, vec![1, 2]);
+    let left: Vec<u32> = store.entries(inbox.id).await.unwrap().iter().map(|e| e.uid).collect();
+    assert_eq!(left, vec![3]);
+    let since = store.changes_since(inbox.id, before).await.unwrap();
+    assert_eq!(since.vanished, vec![1, 2]);
+    assert!(matches!(changes.try_recv(), Ok(Change::Expunged { uids, .. }) if uids == vec![1, 2]));
+}

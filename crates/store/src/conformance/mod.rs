@@ -43,6 +43,7 @@ macro_rules! store_conformance_tests {
             mail::delete_account_frees_messages,
             mail::batch_reads_and_fetch_cache,
             mail::open_mailbox_snapshot,
+            mail::remove_messages_exactly,
             queue::queue_lifecycle,
             queue::journal,
         );
