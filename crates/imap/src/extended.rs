@@ -9,6 +9,8 @@
 //! Only the top-level shape is touched: the rest is still parsed by imap-codec, so anything
 //! malformed still gets BAD. Commands with literals are left alone.
 
+use crate::commands::select::quoted;
+
 /// LIST options imap-codec cannot carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListExtra {
@@ -147,7 +149,7 @@ fn list(tag: &str, rest: &str) -> Option<(Vec<u8>, Extra)> {
     }
     let first = patterns.first()?.clone();
     extra.patterns = patterns;
-    let command = format!("{tag} LIST {} {}\r\n", quote(&reference), quote(&first));
+    let command = format!("{tag} LIST {} {}\r\n", quoted(&reference), quoted(&first));
     Some((command.into_bytes(), Extra::List(extra)))
 }
 
@@ -253,18 +255,6 @@ fn tokenize(s: &str) -> Option<Vec<Token>> {
         if depth == 0 { Some(out) } else { None }
     }
     inner(&mut s.chars().peekable(), 0)
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -91,23 +91,7 @@ pub fn mailbox_where(conn: &Connection, cond: &str, args: impl rusqlite::Params)
          ORDER BY CASE WHEN m.name = 'INBOX' THEN 0 ELSE 1 END, m.name"
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
-    let rows = stmt
-        .query_map(args, |r| {
-            Ok(Mailbox {
-                id: r.get(0)?,
-                account: r.get(1)?,
-                name: r.get(2)?,
-                uidvalidity: r.get::<_, i64>(3)? as u32,
-                uidnext: r.get::<_, i64>(4)? as u32,
-                highest_modseq: r.get::<_, i64>(5)? as u64,
-                special_use: r.get::<_, Option<String>>(6)?.as_deref().and_then(SpecialUse::parse),
-                subscribed: r.get(7)?,
-                messages: r.get::<_, i64>(8)? as u32,
-                unseen: r.get::<_, i64>(9)? as u32,
-                size: r.get::<_, i64>(10)? as u64,
-            })
-        })
-        .map_err(db_err)?;
+    let rows = stmt.query_map(args, mailbox_row).map_err(db_err)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
 }
 
@@ -115,28 +99,28 @@ pub fn mailbox_where(conn: &Connection, cond: &str, args: impl rusqlite::Params)
 /// callers that read the messages fill them in).
 pub fn mailbox_plain(conn: &Connection, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
     conn.prepare_cached(
-        "SELECT id, account, name, uidvalidity, uidnext, highest_modseq, special_use, subscribed
+        "SELECT id, account, name, uidvalidity, uidnext, highest_modseq, special_use, subscribed, 0, 0, 0
          FROM mailboxes WHERE account = ?1 AND name = ?2",
     )
-    .and_then(|mut stmt| {
-        stmt.query_row(params![account, name], |r| {
-            Ok(Mailbox {
-                id: r.get(0)?,
-                account: r.get(1)?,
-                name: r.get(2)?,
-                uidvalidity: r.get::<_, i64>(3)? as u32,
-                uidnext: r.get::<_, i64>(4)? as u32,
-                highest_modseq: r.get::<_, i64>(5)? as u64,
-                special_use: r.get::<_, Option<String>>(6)?.as_deref().and_then(SpecialUse::parse),
-                subscribed: r.get(7)?,
-                messages: 0,
-                unseen: 0,
-                size: 0,
-            })
-        })
-        .optional()
-    })
+    .and_then(|mut stmt| stmt.query_row(params![account, name], mailbox_row).optional())
     .map_err(db_err)
+}
+
+/// Decodes a mailbox row: the mailbox columns, then the message count, unseen count and size.
+fn mailbox_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
+    Ok(Mailbox {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        name: r.get(2)?,
+        uidvalidity: r.get::<_, i64>(3)? as u32,
+        uidnext: r.get::<_, i64>(4)? as u32,
+        highest_modseq: r.get::<_, i64>(5)? as u64,
+        special_use: r.get::<_, Option<String>>(6)?.as_deref().and_then(SpecialUse::parse),
+        subscribed: r.get(7)?,
+        messages: r.get::<_, i64>(8)? as u32,
+        unseen: r.get::<_, i64>(9)? as u32,
+        size: r.get::<_, i64>(10)? as u64,
+    })
 }
 
 /// Raises a mailbox's HIGHESTMODSEQ by one and returns the new value.
