@@ -28,18 +28,9 @@ import sys
 MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
 
 
-def ok(what):
-    print(f"ok - {what}")
-
-
-def fail(what):
-    print(f"FAIL: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, what):
-    if not cond:
-        fail(what)
+# The scripts run from the repository root or from here: find verdict.py beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from verdict import check, fail, ok  # noqa: E402
 
 
 def password(address):

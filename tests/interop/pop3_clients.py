@@ -24,18 +24,9 @@ PASSWORD = "password-of-alice@example.test"
 SEEN, DELETED = 1, 8
 
 
-def ok(what):
-    print(f"ok - {what}")
-
-
-def fail(what):
-    print(f"FAIL: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, what):
-    if not cond:
-        fail(what)
+# The scripts run from the repository root or from here: find verdict.py beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from verdict import check, fail, ok  # noqa: E402
 
 
 def tls_context(data):
