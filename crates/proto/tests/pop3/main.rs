@@ -3,6 +3,8 @@
 //! `transcript`, and properties over random input (`props`).
 
 mod dialogs;
+#[path = "../common/escape.rs"]
+mod escape;
 mod hostile;
 mod props;
 mod transcript;

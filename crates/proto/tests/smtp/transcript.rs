@@ -88,7 +88,7 @@ pub fn run(config: SessionConfig, script: &str) -> Run {
             packet.extend_from_slice(text.as_bytes());
             packet.extend_from_slice(b"\r\n");
         } else if let Some(text) = line.strip_prefix("R: ") {
-            packet.extend_from_slice(&unescape(text));
+            packet.extend_from_slice(&crate::escape::unescape(text));
         } else if line == "--" {
             runner.send(&mut packet);
         } else if let Some(prefix) = line.strip_prefix("S: ") {
@@ -131,32 +131,6 @@ pub fn reply(text: &str) -> Reply {
     let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(500);
     let enhanced = parts.next().unwrap_or("5.0.0");
     Reply::new(code, enhanced, parts.next().unwrap_or(""))
-}
-
-fn unescape(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            i += 1;
-            match bytes[i] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b'0' => out.push(0),
-                b'x' => {
-                    let hex = text.get(i + 1..i + 3).unwrap_or("00");
-                    out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                    i += 2;
-                }
-                other => out.push(other),
-            }
-        } else {
-            out.push(bytes[i]);
-        }
-        i += 1;
-    }
-    out
 }
 
 impl Runner {
