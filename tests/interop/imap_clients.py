@@ -195,7 +195,22 @@ def commands(data, port, sport):
     typ, dat = m._simple_command("UID", "FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE 1)")
     fetched = m.untagged_responses.pop("FETCH", [])
     check(typ == "OK" and all(b"MODSEQ" in f for f in fetched) and fetched, f"CHANGEDSINCE: {fetched}")
-    ok("ENABLE QRESYNC, UID FETCH CHANGEDSINCE with MODSEQ")
+    # SELECT (QRESYNC ...): a client that knew the mailbox at an old MODSEQ learns what
+    # vanished since (RFC 7162 §3.2.5.1).
+    typ, dat = m.status("INBOX", "(UIDVALIDITY HIGHESTMODSEQ)")
+    fields = re.search(rb"UIDVALIDITY (\d+).*HIGHESTMODSEQ (\d+)", dat[0])
+    check(fields is not None, f"STATUS UIDVALIDITY HIGHESTMODSEQ: {dat}")
+    uidvalidity, known_modseq = int(fields.group(1)), int(fields.group(2))
+    uids_before = [int(u) for u in m.uid("SEARCH", "ALL")[1][0].split()]
+    expect(m.uid("STORE", str(uids_before[0]), "+FLAGS.SILENT", "(\\Deleted)"), "STORE for QRESYNC")
+    expect(m.uid("EXPUNGE", str(uids_before[0])), "UID EXPUNGE for QRESYNC")
+    expect(m.unselect(), "UNSELECT before QRESYNC SELECT")
+    typ, dat = m._simple_command("SELECT", "INBOX", f"(QRESYNC ({uidvalidity} {known_modseq}))")
+    vanished = m.untagged_responses.pop("VANISHED", [b""])
+    check(typ == "OK" and any(f"(EARLIER) {uids_before[0]}".encode() in v for v in vanished),
+          f"SELECT QRESYNC: {typ} {vanished}")
+    m.state = "SELECTED"
+    ok("ENABLE QRESYNC, UID FETCH CHANGEDSINCE with MODSEQ, SELECT (QRESYNC) reports VANISHED (EARLIER)")
 
     # --- QUOTA, ID, UNSELECT, CLOSE ---
     expect(m._simple_command("GETQUOTAROOT", "INBOX"), "GETQUOTAROOT")
@@ -310,6 +325,8 @@ def hostile(data, sport):
     check(reply(f, b"a8").startswith(b"a8 OK"), "huge UID set")
     s.sendall(b"a9 CREATE \"bad\x01name\"\r\n")
     check(reply(f, b"a9")[:5] in (b"a9 NO", b"a9 BA"), "control characters in a name")
+    s.sendall(b"c1 CREATE {4+}\r\n\xff\xfe\x80x\r\n")
+    check(reply(f, b"c1")[:5] in (b"c1 NO", b"c1 BA"), "invalid UTF-8 in a mailbox name")
     s.sendall(b"b1 CREATE \"&Jjo\"\r\n")
     check(reply(f, b"b1")[:5] in (b"b1 NO", b"b1 BA"), "broken modified UTF-7")
     s.sendall(b"b2 SEARCH " + b"NOT " * 5000 + b"ALL\r\n")
@@ -330,7 +347,7 @@ def hostile(data, sport):
     check(b"BYE" in rest, f"overlong line: {rest[:100]}")
     s.close()
     ok("hostile: unknown/out-of-state commands, literal and APPEND limits, wrong password, huge sets, "
-       "bad names, deep nesting, overlong line closes with BYE")
+       "bad names (control characters, invalid UTF-8, broken UTF-7), deep nesting, overlong line closes with BYE")
 
     # Password guessing is throttled (shared with POP3).
     blocked = False
