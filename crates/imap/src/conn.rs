@@ -28,6 +28,9 @@ use mailstead_net::{IdleTimeout, MaybeTlsStream, StartTlsError};
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Read buffer of an idle TLS connection (commands are short; a full read switches to
+/// [`READ_CHUNK`]).
+const IDLE_TLS_READ: usize = 2048;
 /// Output buffer capacity kept between commands.
 const IDLE_OUT_CAPACITY: usize = 16 * 1024;
 /// Output above this size is written out even in the middle of a command (a large FETCH).
@@ -126,22 +129,26 @@ impl Conn {
 
     /// Reads socket bytes into the command reader. `Ok(false)` when the client closed.
     ///
-    /// An idle connection holds no read buffer: it first waits for the socket to become
-    /// readable (bounded by the idle timeout), and only then allocates one for the read. When
-    /// the previous read filled the buffer, TLS may hold more decrypted bytes already, so the
-    /// wait is skipped.
+    /// An idle connection holds little memory while it waits. A plaintext one holds no read
+    /// buffer: it first waits for the socket to become readable (bounded by the idle timeout)
+    /// and only then allocates one. TLS may already hold received bytes that the socket no
+    /// longer shows (rustls reads whole records, e.g. a command sent right behind the
+    /// handshake), so a TLS connection never waits on the socket: it waits in a small read
+    /// instead, and reads in full-size chunks while the previous read filled its buffer.
     async fn fill(&mut self) -> io::Result<bool> {
         let io = self.io.as_mut().ok_or_else(|| io::Error::other("connection closed"))?;
-        if !self.more_pending {
+        let tls = io.get_ref().is_tls();
+        if !self.more_pending && !tls {
             let timeout = io.timeout();
             match tokio::time::timeout(timeout, io.get_ref().tcp().readable()).await {
                 Ok(ready) => ready?,
                 Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client idle")),
             }
         }
-        let mut buf = vec![0u8; READ_CHUNK];
+        let size = if self.more_pending || !tls { READ_CHUNK } else { IDLE_TLS_READ };
+        let mut buf = vec![0u8; size];
         let n = io.read(&mut buf).await?;
-        self.more_pending = n == READ_CHUNK;
+        self.more_pending = n == size;
         if n == 0 {
             return Ok(false);
         }

@@ -28,6 +28,7 @@ const PASSWORD: &str = "correct horse";
 
 struct Harness {
     addr: std::net::SocketAddr,
+    connector: tokio_rustls::TlsConnector,
     store: Arc<dyn Store>,
     shutdown: CancellationToken,
     _ts: TestStore,
@@ -60,7 +61,7 @@ async fn start() -> Harness {
         shutdown.clone(),
         TaskTracker::new(),
     ));
-    Harness { addr, store, shutdown, _ts: ts }
+    Harness { addr, connector: t.connector.clone(), store, shutdown, _ts: ts }
 }
 
 async fn deliver(store: &Arc<dyn Store>, subject: &str) {
@@ -344,4 +345,63 @@ async fn append_fills_the_fetch_cache() {
     }
     let cached = cached.expect("APPEND filled the FETCH cache");
     assert!(String::from_utf8_lossy(&cached.envelope).contains("\"appended\""));
+}
+
+/// Regression: a command that arrives in the same TCP write as the client's last handshake
+/// message sits inside rustls, not in the socket; the server must still answer it at once.
+/// (An idle TLS connection once waited for socket readiness and timed out here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_in_the_handshakes_last_flight_is_answered() {
+    let h = start().await;
+    let config = h.connector.config().clone();
+    let addr = h.addr;
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut line = String::new();
+        BufReader::new(&mut tcp).read_line(&mut line)?; // greeting (one line, nothing after it)
+        tcp.write_all(b"s STARTTLS\r\n")?;
+        let mut reply = Vec::new();
+        while !reply.ends_with(b"\r\n") {
+            let mut byte = [0u8; 1];
+            tcp.read_exact(&mut byte)?;
+            reply.push(byte[0]);
+        }
+        assert!(reply.starts_with(b"s OK"), "{}", String::from_utf8_lossy(&reply));
+        let name = rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+        let mut tls = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+        // Drive the handshake by hand, but keep the client's final flight unsent...
+        while tls.is_handshaking() {
+            if tls.wants_write() {
+                tls.write_tls(&mut tcp)?;
+            } else {
+                tls.read_tls(&mut tcp)?;
+                tls.process_new_packets().map_err(std::io::Error::other)?;
+            }
+        }
+        // ...so that it leaves in one write together with the first command.
+        tls.writer().write_all(b"c NOOP\r\n")?;
+        while tls.wants_write() {
+            tls.write_tls(&mut tcp)?;
+        }
+        let mut got = Vec::new();
+        while !got.windows(2).any(|w| w == b"\r\n") {
+            if tls.read_tls(&mut tcp)? == 0 {
+                break;
+            }
+            tls.process_new_packets().map_err(std::io::Error::other)?;
+            let mut buf = [0u8; 512];
+            match tls.reader().read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(String::from_utf8_lossy(&got).into_owned())
+    })
+    .await
+    .unwrap();
+    let answer = answer.expect("the server answered within 5 s");
+    assert!(answer.starts_with("c OK NOOP completed"), "{answer}");
 }
