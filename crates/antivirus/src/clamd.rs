@@ -173,17 +173,14 @@ impl Clamd {
             Err(reason) => return ClamdVerdict::Unavailable { reason },
         };
         let exchange = async {
-            conn.write_all(b"zINSTREAM\0").await.map_err(io_reason("send INSTREAM"))?;
-            for chunk in data.chunks(CHUNK) {
-                // clamd(8): "<length><data>", length as 4-byte unsigned in network byte order.
-                let len = u32::try_from(chunk.len()).map_err(|_| "chunk too long".to_string())?;
-                conn.write_all(&len.to_be_bytes()).await.map_err(io_reason("send chunk"))?;
-                conn.write_all(chunk).await.map_err(io_reason("send chunk"))?;
+            let sent = send_stream(&mut conn, data).await;
+            match (sent, read_reply(&mut conn).await) {
+                (_, Ok(reply)) => Ok(reply),
+                // clamd may answer and close early (size limit): its reply wins over our
+                // failed write.
+                (Err(write), Err(_)) => Err(write),
+                (Ok(()), Err(read)) => Err(read),
             }
-            // A zero-length chunk ends the stream.
-            conn.write_all(&0u32.to_be_bytes()).await.map_err(io_reason("end stream"))?;
-            conn.flush().await.map_err(io_reason("flush"))?;
-            read_reply(&mut conn).await
         };
         match timeout(self.config.scan_timeout, exchange).await {
             Err(_) => ClamdVerdict::Unavailable {
@@ -209,6 +206,19 @@ impl Clamd {
             Ok(Ok(c)) => Ok(c),
         }
     }
+}
+
+/// Sends `zINSTREAM` and the data as chunks (clamd(8): "<length><data>", the length as a
+/// 4-byte unsigned integer in network byte order), then the terminating zero-length chunk.
+async fn send_stream(conn: &mut (impl AsyncWrite + Unpin + ?Sized), data: &[u8]) -> Result<(), String> {
+    conn.write_all(b"zINSTREAM\0").await.map_err(io_reason("send INSTREAM"))?;
+    for chunk in data.chunks(CHUNK) {
+        let len = u32::try_from(chunk.len()).map_err(|_| "chunk too long".to_string())?;
+        conn.write_all(&len.to_be_bytes()).await.map_err(io_reason("send chunk"))?;
+        conn.write_all(chunk).await.map_err(io_reason("send chunk"))?;
+    }
+    conn.write_all(&0u32.to_be_bytes()).await.map_err(io_reason("end stream"))?;
+    conn.flush().await.map_err(io_reason("flush"))
 }
 
 fn io_reason(step: &'static str) -> impl Fn(std::io::Error) -> String {
