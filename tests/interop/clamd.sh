@@ -5,7 +5,10 @@
 # crate's ignored integration tests (crates/antivirus/tests/clamd.rs): EICAR plain, as an
 # attachment and inside a zip are Infected (clamd decodes MIME and unpacks zips itself), clean
 # mail is Clean, clamd's own StreamMaxLength is reported as too large; then with clamd stopped,
-# Unavailable and the fail-open / fail-closed (451 4.7.0) mapping.
+# Unavailable and the fail-open / fail-closed (451 4.7.0) mapping. Then end to end: the real
+# server with `[antivirus] clamd` set, Python smtplib sending EICAR (554 5.7.0 naming the
+# signature), an executable (554 5.7.0 from the attachment policy), clean mail (250), and
+# with clamd stopped 451 4.7.0.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/interop/lib.sh
@@ -58,7 +61,55 @@ found=$(grep -c "FOUND" "$AV/clamd.log" || true)
 [ "$found" -ge 6 ] || fail "clamd logged $found detections, expected at least 6"
 ok "EICAR plain, attached and zipped: infected over unix and TCP ($found detections in clamd's log); clean mail clean"
 
+# ---- the server: SMTP DATA scanned by clamd and the attachment policy ----
+[ -x "$MS" ] || cargo build --locked -p mailstead >/dev/null 2>&1 || fail "mailstead build failed"
+ms_init
+sed -i "s|^clamd = \"off\"|clamd = \"$AV/clamd.sock\"|" "$DATA/mailstead.toml"
+grep -q "^clamd = \"$AV/clamd.sock\"" "$DATA/mailstead.toml" || fail "could not set [antivirus] clamd"
+echo "pw-of-alice" | "$MS" account add alice@example.test --password-stdin --data "$DATA" >/dev/null
+ms_start
+SMTP=$(port smtp)
+# send KIND: prints the server's reply to DATA ("CODE TEXT").
+send() {
+  python3 - "$SMTP" "$1" <<'PY'
+import smtplib, sys, zipfile, io
+from email.message import EmailMessage
+port, kind = int(sys.argv[1]), sys.argv[2]
+eicar = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+m = EmailMessage()
+m["From"], m["To"], m["Subject"] = "friend@remote.test", "alice@example.test", kind
+m.set_content("Hello Alice")
+if kind == "eicar-zip":
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("docs/readme.txt", eicar)
+    m.add_attachment(buf.getvalue(), maintype="application", subtype="zip", filename="docs.zip")
+elif kind == "exe":
+    m.add_attachment(b"MZ\x90\x00" + bytes(60) + b"This program cannot be run in DOS mode.",
+                     maintype="application", subtype="octet-stream", filename="invoice.pdf")
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.remote.test")
+s.mail("friend@remote.test"); s.rcpt("alice@example.test")
+code, msg = s.data(m.as_bytes())
+print(code, msg.decode())
+s.quit()
+PY
+}
+expect() { # expect KIND REPLY-PREFIX [TEXT]
+  local r; r=$(send "$1")
+  [[ "$r" == "$2"* ]] || fail "$1: expected $2, got: $r"
+  [ -z "${3:-}" ] || [[ "$r" == *"$3"* ]] || fail "$1: reply lacks $3: $r"
+  ok "server: $1 -> $r"
+}
+expect eicar-zip "554 5.7.0" "Mailstead-Test-EICAR"
+expect exe "554 5.7.0" "invoice.pdf"
+expect clean "250 2.0.0"
+[ "$(inbox alice@example.test | grep -c '^Subject: ')" = 1 ] || fail "only the clean message is delivered"
+
 kill "$CLAMD_PID"
 wait "$CLAMD_PID" 2>/dev/null || true
 run_tests stopped_
 ok "clamd stopped: unavailable; fail-closed 451 4.7.0, fail-open accepts"
+expect clean "451 4.7.0"
+grep -q "antivirus unavailable" "$DATA/log/mail.log" || fail "mail log lacks the antivirus temp-failure"
+ok "server with clamd stopped: 451 4.7.0 (fail-closed default), mail log says why"
