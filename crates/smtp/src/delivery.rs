@@ -40,6 +40,9 @@ impl Driver<'_> {
         let config = &self.server.config;
         let now = Driver::now();
         let lmtp = config.service == Service::Lmtp;
+        if let Some(reply) = crate::antivirus::check(config.antivirus.as_ref(), &mut txn, &message).await {
+            return self.refuse(envelope, &message, txn, reply);
+        }
         let single = if envelope.recipients.len() == 1 {
             envelope.recipients.first().map(|r| &r.address)
         } else {
@@ -185,6 +188,39 @@ impl Driver<'_> {
         txn.events.push(Event { message_id: message_id.clone(), ..data_event });
         self.write_journal(txn);
         replies
+    }
+
+    /// Refuses the whole message after DATA (one reply, or one per recipient for LMTP), with
+    /// the mail log line and the journal.
+    fn refuse(&mut self, envelope: &Envelope, message: &[u8], txn: Transaction, reply: Reply) -> Vec<Reply> {
+        let lmtp = self.server.config.service == Service::Lmtp;
+        let message_id = crate::headers::first_header(message, "message-id");
+        let text = reply.to_string().trim_end().to_string();
+        tracing::info!(
+            target: "mail",
+            "{}: from=<{}>, size={}, client={}[{}], message-id={}, status=rejected ({text})",
+            txn.queue_id,
+            envelope.sender.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            message.len(),
+            envelope.helo,
+            self.peer.ip(),
+            message_id.as_deref().unwrap_or("-"),
+        );
+        let mut txn = txn;
+        let data_event = event(
+            &txn.queue_id,
+            "smtp.data",
+            None,
+            serde_json::json!({
+                "size": message.len(),
+                "message_id": message_id,
+                "recipients": envelope.recipients.len(),
+                "replies": [text],
+            }),
+        );
+        txn.events.push(Event { message_id, ..data_event });
+        self.write_journal(txn);
+        vec![reply; if lmtp { envelope.recipients.len() } else { 1 }]
     }
 
     /// Writes the transaction's events without delaying the reply: the journal is a record,

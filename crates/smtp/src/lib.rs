@@ -1,7 +1,7 @@
 //! The SMTP server driver: port 25 (MX) and LMTP, on the sans-I/O session of
 //! `mailstead_proto::smtp`. This crate does the I/O the session asks for — socket reads and
 //! writes, STARTTLS, timeouts — and the decisions it delegates: recipient policy against the
-//! store ([`policy`]), local delivery with trace headers ([`delivery`], [`received`]) and the
+//! store ([`policy`]), the antivirus verdict at end of DATA ([`antivirus`]), local delivery with trace headers ([`delivery`], [`received`]) and the
 //! event journal.
 //!
 //! Invariants:
@@ -11,6 +11,7 @@
 //! - Unauthenticated sessions deliver only to local domains (no open relay).
 //! - Replies are flushed when the session has consumed all input read so far (RFC 2920).
 
+pub mod antivirus;
 mod delivery;
 mod driver;
 pub mod headers;
@@ -56,6 +57,8 @@ pub struct SmtpConfig {
     pub plus_separator: Option<char>,
     /// Wait this long before the greeting and refuse clients that talk first (0: no wait).
     pub greet_delay: Duration,
+    /// Antivirus at end of DATA (attachment policy and/or clamd); `None` scans nothing.
+    pub antivirus: Option<mailstead_antivirus::Scanner>,
 }
 
 /// The SMTP/LMTP server: one per listener, shared by its sessions.

@@ -37,6 +37,7 @@ fn config(service: Service) -> SmtpConfig {
         max_received_headers: 20,
         plus_separator: Some('+'),
         greet_delay: Duration::ZERO,
+        antivirus: None,
     }
 }
 
@@ -282,4 +283,100 @@ async fn early_talkers_are_refused() {
     assert!(answer.starts_with("554 5.5.0"), "{answer:?}");
     let mut polite = connect(h.addr).await; // waits for the greeting
     polite.cmd("QUIT", "221").await;
+}
+
+/// A multipart message with one base64 attachment.
+fn with_attachment(message_id: &str, name: &str, data: &[u8]) -> String {
+    let b64: String = {
+        // Small hand-rolled base64 (RFC 4648 §4) keeps the test free of another dependency.
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in data.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        s
+    };
+    format!(
+        "From: friend@remote.test\r\nTo: alice@example.test\r\nSubject: files\r\nMessage-ID: {message_id}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {b64}\r\n--b--\r\n"
+    )
+}
+
+async fn send_data(h: &Harness, message: &str, expect: &str) -> Vec<String> {
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO client.remote.test", "250").await;
+    c.cmd("MAIL FROM:<friend@remote.test>", "250").await;
+    c.cmd("RCPT TO:<alice@example.test>", "250").await;
+    c.cmd("DATA", "354").await;
+    let r = c.cmd(&format!("{message}."), expect).await;
+    c.cmd("QUIT", "221").await;
+    r
+}
+
+async fn antivirus_events(h: &Harness, message_id: &str) -> Vec<serde_json::Value> {
+    tokio::time::sleep(Duration::from_millis(300)).await; // the journal is written after the reply
+    let q = mailstead_store::model::JournalQuery::MessageId(message_id.into());
+    let events = h.store.journal_query(q, 100).await.unwrap();
+    events.into_iter().filter(|e| e.kind == "antivirus").map(|e| e.data).collect()
+}
+
+#[tokio::test]
+async fn attachment_policy_refuses_executables_at_data() {
+    use mailstead_antivirus::{ScanConfig, Scanner};
+    let mut cfg = config(Service::Mx);
+    cfg.antivirus = Some(Scanner::new(ScanConfig::default()));
+    let h = start(cfg, TlsMode::StartTls).await;
+
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00This program cannot be run in DOS mode.";
+    let r = send_data(&h, &with_attachment("<av1@remote.test>", "invoice.pdf", exe), "554 5.7.0").await;
+    assert!(r[0].contains("invoice.pdf") && r[0].contains("Windows executable"), "{r:?}");
+    assert!(inbox(&h.store, "alice@example.test").await.is_empty(), "nothing stored");
+    let ev = antivirus_events(&h, "<av1@remote.test>").await;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["verdict"], "blocked");
+
+    send_data(&h, &with_attachment("<av2@remote.test>", "photo.png", b"\x89PNG\r\n\x1a\n"), "250 2.0.0")
+        .await;
+    assert_eq!(inbox(&h.store, "alice@example.test").await.len(), 1);
+    assert_eq!(antivirus_events(&h, "<av2@remote.test>").await[0]["verdict"], "clean");
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn clamd_down_temp_fails_or_accepts_as_configured() {
+    use mailstead_antivirus::{ClamdAddr, FailMode, ScanConfig, Scanner};
+    let dir = tempfile::tempdir().unwrap();
+    let absent = ClamdAddr::Unix(dir.path().join("clamd.sock"));
+    for (mode, expect) in [(FailMode::Closed, "451 4.7.0"), (FailMode::Open, "250 2.1.5")] {
+        let mut cfg = config(Service::Lmtp);
+        cfg.antivirus = Some(Scanner::new(ScanConfig {
+            clamd: Some(absent.clone()),
+            on_unavailable: mode,
+            ..ScanConfig::default()
+        }));
+        let h = start(cfg, TlsMode::Plain).await;
+        let mut c = Client { io: BufReader::new(TcpStream::connect(h.addr).await.unwrap()) };
+        c.reply().await;
+        c.cmd("LHLO front.example.test", "250").await;
+        c.cmd("MAIL FROM:<friend@remote.test>", "250").await;
+        c.cmd("RCPT TO:<alice@example.test>", "250").await;
+        c.cmd("RCPT TO:<bob@example.test>", "250").await;
+        c.cmd("DATA", "354").await;
+        c.send(&format!("{MESSAGE}.\r\n")).await;
+        for _ in 0..2 {
+            let r = c.reply().await;
+            assert!(r[0].starts_with(expect), "{mode:?}: {r:?}");
+        }
+        let ev = antivirus_events(&h, "<m1@remote.test>").await;
+        assert!(ev[0]["clamd"].as_str().unwrap().starts_with("unavailable"), "{ev:?}");
+        h.shutdown.cancel();
+    }
 }

@@ -195,3 +195,14 @@ pub fn log_level(value: &str) -> Result<(), Invalid> {
     }
     Ok(())
 }
+
+/// `[antivirus] clamd`: `"off"`, a socket path, or `host:port`.
+pub fn clamd_addr(value: &str) -> Result<(), Invalid> {
+    if value == OFF || mailstead_antivirus::ClamdAddr::parse(value).is_ok() {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        format!("\"{value}\" is not a clamd address"),
+        "use a unix socket path such as \"/run/clamav/clamd.ctl\", \"127.0.0.1:3310\", or \"off\"",
+    ))
+}

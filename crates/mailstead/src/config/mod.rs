@@ -26,7 +26,10 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem};
 pub use schema::{Finding, Section, SectionDoc};
-pub use sections::{Delivery, Limits, Listen, Log, LogFormat, OFF, Pop3, Server, Smtp, Store, Tls};
+pub use sections::{
+    Antivirus, ClamdDown, Delivery, Limits, Listen, Log, LogFormat, MacroAction, OFF, Pop3, Server, Smtp,
+    Store, Tls,
+};
 
 /// Declares the top level: one field per section, in file order.
 macro_rules! config_root {
@@ -64,6 +67,7 @@ config_root! {
     limits: Limits,
     store: Store,
     delivery: Delivery,
+    antivirus: Antivirus,
     log: Log,
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
-    dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator, pop3_expire,
-    tls_extra,
+    clamd_addr, dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator,
+    pop3_expire, tls_extra,
 };
 use super::schema::{
     ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
@@ -162,6 +162,34 @@ config_section! {
 }
 
 config_section! {
+    /// Antivirus at the end of DATA, for port 25 and LMTP. The built-in attachment policy needs
+    /// no other program: it refuses executables and scripts (by declared type, file name and
+    /// real file type, also inside zip archives) with 554 5.7.0. ClamAV's clamd is optional;
+    /// mail it finds infected is refused with 554 5.7.0 naming the signature.
+    section "antivirus" => pub struct Antivirus {
+        /// The built-in attachment policy (no clamd needed).
+        attachment_policy: bool = true,
+        /// Office documents with macros (`.docm`, `.xlsm`, OOXML with `vbaProject.bin`, `.doc`
+        /// and `.xls` with VBA): `"flag"` accepts them and records it in the journal,
+        /// `"block"` refuses them.
+        macros: MacroAction = MacroAction::Flag,
+        /// clamd's socket: a unix socket path (`"/run/clamav/clamd.ctl"`), `"host:port"`, or
+        /// `"off"` to scan with the attachment policy only.
+        clamd: String as "string (\"off\", socket path or \"host:port\")" = "off".into() => clamd_addr,
+        /// When clamd cannot be reached or gives no verdict: `"tempfail"` answers 451 4.7.0 so
+        /// the sender retries later (fail-closed), `"accept"` delivers the message unscanned
+        /// (fail-open).
+        on_clamd_down: ClamdDown = ClamdDown::Tempfail,
+        /// Time clamd may take for one message, connecting included.
+        clamd_timeout_secs: u64 as "integer (seconds)" = 60 => nonzero,
+        /// Largest message sent to clamd; larger ones are delivered unscanned by clamd (the
+        /// attachment policy still applies). Keep it at or below clamd's `StreamMaxLength`
+        /// (25 MiB by default).
+        clamd_max_size: u64 as "integer (bytes)" = 26_214_400 => nonzero,
+    }
+}
+
+config_section! {
     /// Logging. Service logs go to standard error (collected by systemd or your supervisor);
     /// the mail log is a separate, human-readable file of what happened to each message.
     section "log" => pub struct Log {
@@ -214,6 +242,34 @@ pub enum LogFormat {
 
 impl ConfigType for LogFormat {
     const TYPE_NAME: &'static str = "string (\"text\" or \"json\")";
+}
+
+/// What to do with Office documents that carry macros (`[antivirus] macros`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MacroAction {
+    /// Accept and journal.
+    Flag,
+    /// Refuse with 554 5.7.0.
+    Block,
+}
+
+impl ConfigType for MacroAction {
+    const TYPE_NAME: &'static str = "string (\"flag\" or \"block\")";
+}
+
+/// What to do when clamd is down (`[antivirus] on_clamd_down`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClamdDown {
+    /// 451 4.7.0: the sender retries (fail-closed).
+    Tempfail,
+    /// Deliver unscanned (fail-open).
+    Accept,
+}
+
+impl ConfigType for ClamdDown {
+    const TYPE_NAME: &'static str = "string (\"tempfail\" or \"accept\")";
 }
 
 /// The value that disables a listener or the mail log.

@@ -289,3 +289,16 @@ fn pop3_expire_values() {
     assert_eq!(parse("[pop3]\nexpire = \"30\"\n").expect("valid").pop3.expire_days(), Some(Some(30)));
     assert_has(&error("[pop3]\nexpire = \"soon\"\n"), &[":2:", "not a retention policy"]);
 }
+
+#[test]
+fn antivirus_options() {
+    let c = parse(
+        "[antivirus]\nclamd = \"/run/clamav/clamd.ctl\"\non_clamd_down = \"accept\"\nmacros = \"block\"\n",
+    )
+    .expect("valid");
+    assert_eq!(c.antivirus.on_clamd_down, ClamdDown::Accept);
+    assert_eq!(c.antivirus.macros, MacroAction::Block);
+    assert!(parse("[antivirus]\nclamd = \"127.0.0.1:3310\"\n").is_ok());
+    assert_has(&error("[antivirus]\nclamd = \"localhost\"\n"), &["not a clamd address", "127.0.0.1:3310"]);
+    assert_has(&error("[antivirus]\non_clamd_down = \"maybe\"\n"), &["tempfail", "accept"]);
+}

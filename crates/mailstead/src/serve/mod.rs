@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use mailstead_antivirus::{Action, ClamdAddr, FailMode, PolicyConfig, ScanConfig, Scanner};
 use mailstead_imap::{ImapConfig, ImapServer};
 use mailstead_net::{ConnectionHandler, ConnectionLimits, ConnectionTracker, ListenerSpec, TlsMode};
 use mailstead_pop3::{Expire, Pop3Config, Pop3Server};
@@ -115,6 +116,34 @@ fn tls_mode(service: &str) -> TlsMode {
     }
 }
 
+/// The antivirus scanner of `[antivirus]`, or `None` when both the policy and clamd are off.
+fn antivirus_scanner(av: &crate::config::Antivirus) -> Option<Scanner> {
+    use crate::config::{ClamdDown, MacroAction, OFF};
+    let clamd = if av.clamd == OFF { None } else { ClamdAddr::parse(&av.clamd).ok() };
+    if clamd.is_none() && !av.attachment_policy {
+        return None;
+    }
+    let policy = av.attachment_policy.then(|| PolicyConfig {
+        macros: match av.macros {
+            MacroAction::Flag => Action::Flag,
+            MacroAction::Block => Action::Block,
+        },
+        ..PolicyConfig::default()
+    });
+    let timeout = Duration::from_secs(av.clamd_timeout_secs);
+    Some(Scanner::new(ScanConfig {
+        clamd,
+        on_unavailable: match av.on_clamd_down {
+            ClamdDown::Tempfail => FailMode::Closed,
+            ClamdDown::Accept => FailMode::Open,
+        },
+        policy,
+        connect_timeout: timeout.min(Duration::from_secs(5)),
+        scan_timeout: timeout,
+        max_stream_len: usize::try_from(av.clamd_max_size).unwrap_or(usize::MAX),
+    }))
+}
+
 /// The protocol drivers this build has, by service name.
 struct Services {
     handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>>,
@@ -123,6 +152,7 @@ struct Services {
 impl Services {
     fn build(config: &Config, store: Arc<dyn Store>) -> Services {
         let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
+        let antivirus = antivirus_scanner(&config.antivirus);
         let smtp = |service| SmtpConfig {
             hostname: config.server.hostname.clone(),
             service,
@@ -136,6 +166,7 @@ impl Services {
                 Service::Mx => Duration::from_millis(config.smtp.greet_delay_ms),
                 Service::Lmtp => Duration::ZERO,
             },
+            antivirus: antivirus.clone(),
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
         handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
