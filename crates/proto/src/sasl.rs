@@ -81,6 +81,104 @@ pub fn login_field(decoded: Vec<u8>) -> Result<String, SaslError> {
     String::from_utf8(decoded).map_err(|_| SaslError::Malformed)
 }
 
+/// The mechanisms the exchange below runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// PLAIN (RFC 4616).
+    Plain,
+    /// LOGIN (user name, then password, each base64).
+    Login,
+}
+
+/// Where a PLAIN or LOGIN exchange stands while the server waits for the client's next line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslStep {
+    /// The PLAIN message, after an empty challenge.
+    Plain,
+    /// The LOGIN user name.
+    LoginUser,
+    /// The LOGIN password of this user.
+    LoginPassword {
+        /// The user name already received.
+        username: String,
+    },
+}
+
+impl SaslStep {
+    /// The mechanism this step belongs to.
+    pub fn mechanism(&self) -> Mechanism {
+        match self {
+            SaslStep::Plain => Mechanism::Plain,
+            SaslStep::LoginUser | SaslStep::LoginPassword { .. } => Mechanism::Login,
+        }
+    }
+}
+
+/// What the server does next in the exchange. Shared by SMTP AUTH, POP3 AUTH and IMAP
+/// AUTHENTICATE, which differ only in how they word a challenge or an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslNext {
+    /// Send this challenge (base64 text, possibly empty) and wait in the step.
+    Challenge(SaslStep, &'static str),
+    /// The exchange is complete: check these credentials.
+    Credentials {
+        /// The mechanism that carried them.
+        mechanism: Mechanism,
+        /// The authentication identity.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// The exchange failed.
+    Failed(SaslError),
+}
+
+/// Starts an exchange, with the client's initial response if it sent one (RFC 4954 §4,
+/// RFC 5034 §4, RFC 4959).
+pub fn start(mechanism: Mechanism, initial: Option<&str>) -> SaslNext {
+    match (mechanism, initial) {
+        // Without an initial response PLAIN gets an empty challenge.
+        (Mechanism::Plain, None) => SaslNext::Challenge(SaslStep::Plain, ""),
+        (Mechanism::Login, None) => SaslNext::Challenge(SaslStep::LoginUser, LOGIN_USERNAME),
+        (_, Some(response)) => respond(first_step(mechanism), response),
+    }
+}
+
+/// The step that takes a mechanism's first client response.
+pub fn first_step(mechanism: Mechanism) -> SaslStep {
+    match mechanism {
+        Mechanism::Plain => SaslStep::Plain,
+        Mechanism::Login => SaslStep::LoginUser,
+    }
+}
+
+/// Takes the client's response (one base64 line, without its line end) at `step`.
+pub fn respond(step: SaslStep, response: &str) -> SaslNext {
+    match decode(response) {
+        Ok(message) => respond_decoded(step, message),
+        Err(error) => SaslNext::Failed(error),
+    }
+}
+
+/// Takes an already decoded response at `step` (a protocol codec may have decoded it, as
+/// imap-codec does with SASL-IR).
+pub fn respond_decoded(step: SaslStep, message: Vec<u8>) -> SaslNext {
+    let mechanism = step.mechanism();
+    let next = match step {
+        SaslStep::Plain => plain(&message).map(|(username, password)| SaslNext::Credentials {
+            mechanism,
+            username,
+            password,
+        }),
+        SaslStep::LoginUser => login_field(message)
+            .map(|username| SaslNext::Challenge(SaslStep::LoginPassword { username }, LOGIN_PASSWORD)),
+        SaslStep::LoginPassword { username } => {
+            login_field(message).map(|password| SaslNext::Credentials { mechanism, username, password })
+        }
+    };
+    next.unwrap_or_else(SaslNext::Failed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +190,24 @@ mod tests {
         assert_eq!(decode(" * "), Err(SaslError::Cancelled));
         assert_eq!(decode("="), Ok(vec![]));
         assert_eq!(decode("!!!"), Err(SaslError::BadBase64));
+    }
+
+    #[test]
+    fn exchanges() {
+        let creds = |mechanism, u: &str, p: &str| SaslNext::Credentials {
+            mechanism,
+            username: u.into(),
+            password: p.into(),
+        };
+        assert_eq!(start(Mechanism::Plain, None), SaslNext::Challenge(SaslStep::Plain, ""));
+        assert_eq!(start(Mechanism::Plain, Some("AGFsaWNlAHB3")), creds(Mechanism::Plain, "alice", "pw"));
+        let SaslNext::Challenge(step, LOGIN_USERNAME) = start(Mechanism::Login, None) else {
+            panic!("login")
+        };
+        let SaslNext::Challenge(step, LOGIN_PASSWORD) = respond(step, "YWxpY2U=") else { panic!("user") };
+        assert_eq!(step.mechanism(), Mechanism::Login);
+        assert_eq!(respond(step, "cHc="), creds(Mechanism::Login, "alice", "pw"));
+        assert_eq!(respond(SaslStep::LoginUser, "*"), SaslNext::Failed(SaslError::Cancelled));
     }
 
     #[test]

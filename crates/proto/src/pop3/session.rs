@@ -34,24 +34,11 @@ pub(crate) enum Auth {
         user: Option<String>,
     },
     /// AUTH sent a `+ ` challenge; the next line is the client's SASL response (RFC 5034 §4).
-    Sasl(SaslStep),
+    Sasl(crate::sasl::SaslStep),
     /// Asked the driver to check credentials (`Action::Authenticate`).
     AwaitVerdict,
     /// Sent `+OK` to STLS and `Action::StartTls`; waiting for `tls_started`.
     AwaitTls,
-}
-
-/// Which SASL response the session expects next.
-pub(crate) enum SaslStep {
-    /// The PLAIN message after an empty challenge.
-    Plain,
-    /// The LOGIN user name.
-    LoginUser,
-    /// The LOGIN password for this user.
-    LoginPassword {
-        /// The user name already received.
-        username: String,
-    },
 }
 
 /// The TRANSACTION state's data.

@@ -37,7 +37,7 @@ pub(crate) enum State {
     /// returning to `then` (RFC 3030 §2: the octets are read whatever the reply).
     SkipChunk { left: usize, reply: Reply, then: Box<State> },
     /// AUTH sent a `334` challenge; the next line is the client's SASL response.
-    Sasl(SaslStep),
+    Sasl(crate::sasl::SaslStep),
     /// Asked the driver about the sender (`Action::CheckSender`).
     AwaitSender { sender: Option<Address>, params: MailParams },
     /// Asked the driver about a recipient (`Action::CheckRecipient`).
@@ -48,16 +48,6 @@ pub(crate) enum State {
     AwaitMessage { envelope: Envelope },
     /// Sent `220 2.0.0` and `Action::StartTls`; waiting for `tls_started`.
     AwaitTls,
-}
-
-/// Which SASL response the session expects next.
-pub(crate) enum SaslStep {
-    /// The PLAIN message after an empty `334` challenge.
-    Plain,
-    /// The LOGIN user name.
-    LoginUser,
-    /// The LOGIN password for this user.
-    LoginPassword { username: String },
 }
 
 impl State {

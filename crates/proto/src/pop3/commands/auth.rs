@@ -8,8 +8,8 @@
 use crate::pop3::action::{Action, AuthMechanism, AuthVerdict};
 use crate::pop3::maildrop::Marks;
 use crate::pop3::reply::{Reply, RespCode};
-use crate::pop3::session::{Auth, SaslStep, Session, State, Transaction};
-use crate::sasl::{self, SaslError};
+use crate::pop3::session::{Auth, Session, State, Transaction};
+use crate::sasl::{self, Mechanism, SaslError, SaslNext};
 
 /// The mechanisms offered in CAPA `SASL` and accepted by AUTH.
 pub(crate) const MECHANISMS: &[&str] = &["PLAIN", "LOGIN"];
@@ -79,21 +79,14 @@ impl Session {
         };
         let initial = words.get(1).copied();
         self.reset_authorization();
-        match (mechanism.to_ascii_uppercase().as_str(), initial) {
-            ("PLAIN", None) => {
-                // RFC 5034 §4: without an initial response the server sends an empty challenge.
-                self.state = State::Authorization(Auth::Sasl(SaslStep::Plain));
-                self.send(out, Reply::Challenge(String::new()));
-            }
-            ("PLAIN", Some(response)) => self.sasl_plain(response, out),
-            ("LOGIN", None) => {
-                self.state = State::Authorization(Auth::Sasl(SaslStep::LoginUser));
-                self.send(out, Reply::Challenge(sasl::LOGIN_USERNAME.into()));
-            }
-            ("LOGIN", Some(response)) => self.sasl_login_user(response, out),
+        let kind = match mechanism.to_ascii_uppercase().as_str() {
+            "PLAIN" => Mechanism::Plain,
+            "LOGIN" => Mechanism::Login,
             // RFC 5034 §4: an unsupported mechanism gets a negative response.
-            _ => self.send(out, Reply::err("Unsupported authentication mechanism")),
-        }
+            _ => return self.send(out, Reply::err("Unsupported authentication mechanism")),
+        };
+        // RFC 5034 §4: without an initial response PLAIN gets an empty challenge.
+        self.sasl_next(sasl::start(kind, initial), out);
     }
 
     /// A line sent in answer to a `+ ` challenge.
@@ -106,30 +99,24 @@ impl Session {
         let Ok(text) = std::str::from_utf8(super::strip_line_end(line)) else {
             return self.send(out, sasl_error(SaslError::BadBase64));
         };
-        match step {
-            SaslStep::Plain => self.sasl_plain(text, out),
-            SaslStep::LoginUser => self.sasl_login_user(text, out),
-            SaslStep::LoginPassword { username } => match sasl::decode(text).and_then(sasl::login_field) {
-                Ok(password) => self.authenticate(AuthMechanism::Login, username, password, out),
-                Err(error) => self.send(out, sasl_error(error)),
-            },
-        }
+        self.sasl_next(sasl::respond(step, text), out);
     }
 
-    fn sasl_plain(&mut self, response: &str, out: &mut Vec<Action>) {
-        match sasl::decode(response).and_then(|message| sasl::plain(&message)) {
-            Ok((username, password)) => self.authenticate(AuthMechanism::Plain, username, password, out),
-            Err(error) => self.send(out, sasl_error(error)),
-        }
-    }
-
-    fn sasl_login_user(&mut self, response: &str, out: &mut Vec<Action>) {
-        match sasl::decode(response).and_then(sasl::login_field) {
-            Ok(username) => {
-                self.state = State::Authorization(Auth::Sasl(SaslStep::LoginPassword { username }));
-                self.send(out, Reply::Challenge(sasl::LOGIN_PASSWORD.into()));
+    /// Carries out the exchange's next step: `+ ` challenge, credentials check, or error.
+    fn sasl_next(&mut self, next: SaslNext, out: &mut Vec<Action>) {
+        match next {
+            SaslNext::Challenge(step, challenge) => {
+                self.state = State::Authorization(Auth::Sasl(step));
+                self.send(out, Reply::Challenge(challenge.into()));
             }
-            Err(error) => self.send(out, sasl_error(error)),
+            SaslNext::Credentials { mechanism, username, password } => {
+                let mechanism = match mechanism {
+                    Mechanism::Plain => AuthMechanism::Plain,
+                    Mechanism::Login => AuthMechanism::Login,
+                };
+                self.authenticate(mechanism, username, password, out);
+            }
+            SaslNext::Failed(error) => self.send(out, sasl_error(error)),
         }
     }
 

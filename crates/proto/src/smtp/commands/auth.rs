@@ -1,11 +1,11 @@
 //! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms. The session runs the
 //! base64 exchange; the driver only checks the decoded credentials.
 
-use crate::sasl::{self, SaslError};
+use crate::sasl::{self, Mechanism, SaslError, SaslNext};
 use crate::smtp::action::{Action, AuthMechanism, AuthVerdict};
 use crate::smtp::config::Mode;
 use crate::smtp::reply::Reply;
-use crate::smtp::session::{SaslStep, Session, State};
+use crate::smtp::session::{Session, State};
 
 /// The reply for a refused SASL response.
 fn sasl_error(error: SaslError) -> Reply {
@@ -45,19 +45,13 @@ impl Session {
             // RFC 4954 §4: 504 5.5.4 for an unsupported mechanism.
             _ => return self.send(out, Reply::new(504, "5.5.4", "Unrecognized authentication type")),
         };
-        match (mechanism, initial.is_empty()) {
-            (AuthMechanism::Plain, true) => {
-                // RFC 4954 §4: PLAIN without initial response: an empty challenge.
-                self.state = State::Sasl(SaslStep::Plain);
-                self.send(out, Reply::plain(334, ""));
-            }
-            (AuthMechanism::Plain, false) => self.sasl_plain(initial, out),
-            (AuthMechanism::Login, true) => {
-                self.state = State::Sasl(SaslStep::LoginUser);
-                self.send(out, Reply::plain(334, sasl::LOGIN_USERNAME));
-            }
-            (AuthMechanism::Login, false) => self.sasl_login_user(initial, out),
-        }
+        let kind = match mechanism {
+            AuthMechanism::Plain => Mechanism::Plain,
+            AuthMechanism::Login => Mechanism::Login,
+        };
+        // An empty initial response means none (`=` is the explicit empty one).
+        let next = sasl::start(kind, (!initial.is_empty()).then_some(initial));
+        self.sasl_next(next, out);
     }
 
     /// A line sent in answer to a `334` challenge.
@@ -68,30 +62,24 @@ impl Session {
         let Ok(text) = std::str::from_utf8(line) else {
             return self.send(out, sasl_error(SaslError::BadBase64));
         };
-        match step {
-            SaslStep::Plain => self.sasl_plain(text, out),
-            SaslStep::LoginUser => self.sasl_login_user(text, out),
-            SaslStep::LoginPassword { username } => match sasl::decode(text).and_then(sasl::login_field) {
-                Ok(password) => self.authenticate(AuthMechanism::Login, username, password, out),
-                Err(error) => self.send(out, sasl_error(error)),
-            },
-        }
+        self.sasl_next(sasl::respond(step, text), out);
     }
 
-    fn sasl_plain(&mut self, response: &str, out: &mut Vec<Action>) {
-        match sasl::decode(response).and_then(|message| sasl::plain(&message)) {
-            Ok((username, password)) => self.authenticate(AuthMechanism::Plain, username, password, out),
-            Err(error) => self.send(out, sasl_error(error)),
-        }
-    }
-
-    fn sasl_login_user(&mut self, response: &str, out: &mut Vec<Action>) {
-        match sasl::decode(response).and_then(sasl::login_field) {
-            Ok(username) => {
-                self.state = State::Sasl(SaslStep::LoginPassword { username });
-                self.send(out, Reply::plain(334, sasl::LOGIN_PASSWORD));
+    /// Carries out the exchange's next step: `334` challenge, credentials check, or error.
+    fn sasl_next(&mut self, next: SaslNext, out: &mut Vec<Action>) {
+        match next {
+            SaslNext::Challenge(step, challenge) => {
+                self.state = State::Sasl(step);
+                self.send(out, Reply::plain(334, challenge));
             }
-            Err(error) => self.send(out, sasl_error(error)),
+            SaslNext::Credentials { mechanism, username, password } => {
+                let mechanism = match mechanism {
+                    Mechanism::Plain => AuthMechanism::Plain,
+                    Mechanism::Login => AuthMechanism::Login,
+                };
+                self.authenticate(mechanism, username, password, out)
+            }
+            SaslNext::Failed(error) => self.send(out, sasl_error(error)),
         }
     }
 
