@@ -9,21 +9,17 @@
 //! with a reason the client sees.
 
 use base64::Engine as _;
-use base64::alphabet::Alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use imap_types::mailbox::Mailbox;
 
-/// RFC 3501 §5.1.3: base64 with `,` instead of `/`, no padding.
-fn engine() -> GeneralPurpose {
-    let alphabet = Alphabet::new("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,")
-        .unwrap_or(base64::alphabet::IMAP_MUTF7);
-    GeneralPurpose::new(
-        &alphabet,
-        GeneralPurposeConfig::new()
-            .with_encode_padding(false)
-            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
-    )
-}
+/// RFC 3501 §5.1.3: base64 with `,` instead of `/`, no padding (the base64 crate's
+/// IMAP_MUTF7 alphabet).
+const MUTF7: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::IMAP_MUTF7,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
 
 /// Longest mailbox name, in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 512;
@@ -115,7 +111,7 @@ fn from_utf7(text: &str) -> Result<String, NameError> {
         if encoded.is_empty() {
             out.push('&');
         } else {
-            let bytes = engine().decode(encoded).map_err(|_| NameError::Encoding)?;
+            let bytes = MUTF7.decode(encoded).map_err(|_| NameError::Encoding)?;
             if bytes.len() % 2 != 0 {
                 return Err(NameError::Encoding);
             }
@@ -141,7 +137,7 @@ fn to_utf7(name: &str) -> String {
         if !pending.is_empty() {
             let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
             out.push('&');
-            out.push_str(&engine().encode(bytes));
+            out.push_str(&MUTF7.encode(bytes));
             out.push('-');
             pending.clear();
         }

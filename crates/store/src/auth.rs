@@ -158,13 +158,13 @@ type HashJob = (String, String, oneshot::Sender<bool>);
 
 /// The threads that run Argon2. They end when the last [`Authenticator`] clone is dropped.
 struct HashWorkers {
-    jobs: std::sync::mpsc::SyncSender<HashJob>,
+    jobs: tokio::sync::mpsc::Sender<HashJob>,
 }
 
 impl HashWorkers {
     fn start(threads: usize) -> HashWorkers {
         // A short queue: callers wait in async code, not in memory-holding jobs.
-        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(threads * 4);
+        let (jobs, rx) = tokio::sync::mpsc::channel::<HashJob>(threads * 4);
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..threads {
             let rx = rx.clone();
@@ -173,10 +173,10 @@ impl HashWorkers {
                 let mut memory = Vec::new();
                 loop {
                     let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(poisoned) => poisoned.into_inner().recv(),
+                        Ok(mut rx) => rx.blocking_recv(),
+                        Err(poisoned) => poisoned.into_inner().blocking_recv(),
                     };
-                    let Ok((password, stored, reply)) = job else { return };
+                    let Some((password, stored, reply)) = job else { return };
                     let _ = reply.send(password::verify_with_memory(&password, &stored, &mut memory));
                 }
             });
@@ -190,10 +190,8 @@ impl HashWorkers {
     /// Verifies on a worker thread; `false` if the workers are gone.
     async fn verify(&self, password: String, stored: String) -> bool {
         let (tx, rx) = oneshot::channel();
-        let jobs = self.jobs.clone();
-        // The queue is short; waiting for room happens on a blocking thread, not the runtime.
-        let queued = tokio::task::spawn_blocking(move || jobs.send((password, stored, tx)).is_ok()).await;
-        if !matches!(queued, Ok(true)) {
+        // The queue is short: a caller waits here (asynchronously) for room.
+        if self.jobs.send((password, stored, tx)).await.is_err() {
             return false;
         }
         rx.await.unwrap_or(false)
