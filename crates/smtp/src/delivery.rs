@@ -224,14 +224,10 @@ impl Driver<'_> {
     }
 
     /// Writes the transaction's events without delaying the reply: the journal is a record,
-    /// the message itself is already durable.
+    /// the message itself is already durable. Only the `smtp.data` event carries the
+    /// Message-ID: a lookup by Message-ID finds the queue id there, then every event of it.
     pub(crate) fn write_journal(&self, txn: Transaction) {
-        let mut events = txn.events;
-        let message_id = events.iter().find_map(|e| e.message_id.clone());
-        for e in &mut events {
-            e.message_id = message_id.clone();
-        }
-        self.server.journal.record(events);
+        self.server.journal.record(txn.events);
     }
 }
 

@@ -169,7 +169,14 @@ async fn receives_and_delivers_with_trace_headers() {
     for k in ["smtp.mail", "smtp.rcpt", "smtp.data", "delivery.local"] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    assert!(events.iter().all(|e| e.message_id.as_deref() == Some("<m1@remote.test>")));
+    let data = events.iter().find(|e| e.kind == "smtp.data").unwrap();
+    assert_eq!(data.message_id.as_deref(), Some("<m1@remote.test>"));
+    let by_mid = h
+        .store
+        .journal_query(mailstead_store::model::JournalQuery::MessageId("<m1@remote.test>".into()), 100)
+        .await
+        .unwrap();
+    assert_eq!(by_mid.len(), events.len(), "a Message-ID lookup finds every event of the queue id");
     h.shutdown.cancel();
 }
 

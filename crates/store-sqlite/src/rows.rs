@@ -170,14 +170,14 @@ pub fn new_uidvalidity(conn: &Connection) -> Result<u32> {
 /// cleanup removed) as needed. Runs under the write lock.
 pub fn blob_ref(conn: &Connection, files: &BlobFiles, blob: &PreparedBlob, count: i64) -> Result<()> {
     let data: Option<&[u8]> = if blob.in_file { None } else { Some(&blob.data) };
-    conn.execute(
-        "INSERT INTO blobs(hash, size, data, refs) VALUES(?1, ?2, ?3, ?4)
-         ON CONFLICT(hash) DO UPDATE SET refs = refs + excluded.refs",
-        params![blob.id.0, blob.data.len() as i64, data, count],
-    )
-    .map_err(db_err)?;
+    // One statement inserts or counts the reference and tells where the bytes live.
     let stored_in_file: bool = conn
-        .query_row("SELECT data IS NULL FROM blobs WHERE hash = ?1", [&blob.id.0], |r| r.get(0))
+        .prepare_cached(
+            "INSERT INTO blobs(hash, size, data, refs) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(hash) DO UPDATE SET refs = refs + excluded.refs
+             RETURNING data IS NULL",
+        )
+        .and_then(|mut s| s.query_row(params![blob.id.0, blob.data.len() as i64, data, count], |r| r.get(0)))
         .map_err(db_err)?;
     if stored_in_file && !files.exists(&blob.id) {
         files.write(blob)?;

@@ -9,7 +9,8 @@ use mailstead_store::{Result, StoreError, StoreErrorKind};
 
 /// Migration `i` brings the database from version `i` to `i + 1`. Append only; never edit one
 /// that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE domains(name TEXT PRIMARY KEY, created INTEGER NOT NULL);
 CREATE TABLE accounts(
@@ -88,7 +89,16 @@ CREATE TABLE events(
 CREATE INDEX events_queue ON events(queue_id);
 CREATE INDEX events_message_id ON events(message_id);
 CREATE INDEX events_address ON events(address);
-"#];
+"#,
+    r#"
+DROP INDEX events_queue;
+DROP INDEX events_message_id;
+DROP INDEX events_address;
+CREATE INDEX events_queue ON events(queue_id) WHERE queue_id IS NOT NULL;
+CREATE INDEX events_message_id ON events(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX events_address ON events(address) WHERE address IS NOT NULL;
+"#,
+];
 
 /// The format version this binary writes.
 pub const FORMAT_VERSION: i64 = MIGRATIONS.len() as i64;

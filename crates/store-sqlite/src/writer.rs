@@ -70,11 +70,15 @@ where
     fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Completion {
         let ClosureJob { f, reply } = *self;
         let mark = ctx.mark();
-        let result = match conn.execute_batch("SAVEPOINT job") {
+        let result = match run_cached(conn, "SAVEPOINT job") {
             Ok(()) => {
                 let r = f(conn, ctx);
-                let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-                match (r, conn.execute_batch(end).map_err(db_err)) {
+                let end = if r.is_ok() {
+                    run_cached(conn, "RELEASE job")
+                } else {
+                    run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
+                };
+                match (r, end.map_err(db_err)) {
                     (Ok(v), Ok(())) => Ok(v),
                     (Err(e), _) | (Ok(_), Err(e)) => Err(e),
                 }
@@ -159,7 +163,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             let err = db_err(e);
             tracing::error!(error = %err, "store: cannot begin a transaction");
             batch.into_iter().for_each(|job| job.fail(err.clone()));
@@ -167,7 +171,7 @@ fn writer_loop(
         }
         let mut ctx = JobCtx::default();
         let completions: Vec<_> = batch.into_iter().map(|job| job.run(&conn, &mut ctx)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(db_err);
+        let commit = run_cached(&conn, "COMMIT").map_err(db_err);
         if let Err(e) = &commit {
             tracing::error!(error = %e, jobs = completions.len(), "store: commit failed");
             let _ = conn.execute_batch("ROLLBACK");
@@ -179,6 +183,12 @@ fn writer_loop(
             remove_unreferenced(&conn, blobs, &ctx.unreferenced);
         }
     }
+}
+
+/// Runs a transaction-control statement through the statement cache: these run several times
+/// per message, and parsing them each time showed in profiles.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Deletes files of blobs that still have no row, holding the write lock so no other writer
