@@ -4,7 +4,11 @@
 //!   DMARC (RFC 7489) with mail-auth, the `Authentication-Results:` header (RFC 8601), and the
 //!   DMARC policy decision (accept / Junk / reject) with an exception list for forwarders.
 //!
-//! Spam scoring, DNSBLs, antivirus and Sieve come as further modules. Nothing here does
+//! - [`spam`]: spam scoring — named, weighted rules from content heuristics, HELO/PTR sanity,
+//!   DNS and URI blocklists, authentication results and each account's own classifier.
+//!
+//! Antivirus lives in its own crate; Sieve comes as a further module. Nothing here does
 //! socket I/O of its own except DNS, which goes through [`mailstead_dns::Resolver`].
 
 pub mod auth;
+pub mod spam;

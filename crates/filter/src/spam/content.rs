@@ -1,0 +1,373 @@
+//! Header and body heuristics: rules that need only the message. Also collects the domains of
+//! the message's links for the URI blocklists.
+//!
+//! Bounded work: the message is parsed once by mail-parser; at most [`MAX_SCAN`] bytes of each
+//! text part and [`MAX_LINKS`] links are examined.
+
+use std::collections::BTreeSet;
+
+use mail_parser::{MessageParser, PartType};
+
+use super::Hit;
+
+/// GTUBE, the Generic Test for Unsolicited Bulk Email: a message containing it is spam by
+/// definition, so filters can be tested end to end.
+pub const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+/// Bytes of one text part that are scanned.
+pub const MAX_SCAN: usize = 512 * 1024;
+/// Links examined per message.
+pub const MAX_LINKS: usize = 200;
+
+/// Hosts whose only job is to hide where a link goes.
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "tinyurl.com",
+    "goo.gl",
+    "ow.ly",
+    "t.co",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "t.ly",
+];
+
+/// What [`analyze`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// The rules that matched.
+    pub hits: Vec<Hit>,
+    /// Registered domains of the links, for URI blocklists, in order of appearance.
+    pub link_domains: Vec<String>,
+}
+
+/// Runs every content rule on `raw`, judging dates against `received_at` (Unix seconds).
+pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
+    let mut out = Analysis::default();
+    if memchr_str(raw, GTUBE.as_bytes()) {
+        out.hits.push(Hit::new("GTUBE", 1000.0, "the GTUBE test string"));
+    }
+    let Some(message) = MessageParser::default().parse(raw) else {
+        out.hits.push(Hit::new("MIME_UNPARSABLE", 2.0, "the message has no parsable header"));
+        return out;
+    };
+    headers(&message, received_at, &mut out.hits);
+
+    let mut has_text = false;
+    let mut html_parts = Vec::new();
+    let mut text_parts = Vec::new();
+    for part in &message.parts {
+        match &part.body {
+            PartType::Text(t) => {
+                has_text |= !t.trim().is_empty();
+                text_parts.push(clip(t));
+            }
+            PartType::Html(h) => html_parts.push(clip(h)),
+            _ => {}
+        }
+    }
+    let mut links = Vec::new();
+    for html in &html_parts {
+        links.extend(html_links(html));
+    }
+    for text in &text_parts {
+        links.extend(text_urls(text).into_iter().map(|url| Link { href: url, text: None }));
+    }
+    links.truncate(MAX_LINKS);
+
+    if !html_parts.is_empty() && !has_text {
+        out.hits.push(Hit::new("HTML_ONLY", 0.7, "HTML without a plain-text alternative"));
+        let visible: usize = html_parts.iter().map(|h| visible_text_len(h)).sum();
+        let images = html_parts.iter().map(|h| count_ci(h, "<img")).sum::<usize>();
+        if images > 0 && visible < 200 {
+            out.hits.push(Hit::new(
+                "HTML_IMAGE_ONLY",
+                1.5,
+                format!("{images} images and {visible} characters of text"),
+            ));
+        }
+    }
+    link_rules(&links, &mut out);
+    out
+}
+
+fn headers(message: &mail_parser::Message<'_>, received_at: i64, hits: &mut Vec<Hit>) {
+    if message.message_id().is_none() {
+        hits.push(Hit::new("MISSING_MID", 1.0, "no Message-ID"));
+    }
+    match message.date() {
+        None => hits.push(Hit::new("MISSING_DATE", 1.0, "no Date")),
+        Some(date) => {
+            let ts = date.to_timestamp();
+            if ts > received_at + 24 * 3600 {
+                hits.push(Hit::new(
+                    "DATE_IN_FUTURE",
+                    2.0,
+                    format!("Date is {} h ahead", (ts - received_at) / 3600),
+                ));
+            } else if ts < received_at - 7 * 24 * 3600 {
+                hits.push(Hit::new(
+                    "DATE_IN_PAST",
+                    1.0,
+                    format!("Date is {} days before arrival", (received_at - ts) / 86400),
+                ));
+            }
+        }
+    }
+    match message.from().and_then(|a| a.first()) {
+        None => hits.push(Hit::new("MISSING_FROM", 1.5, "no From address")),
+        Some(from) => {
+            let address = from.address.as_deref().unwrap_or("");
+            let domain = address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+            if let Some(name) = from.name.as_deref()
+                && let Some(shown) = embedded_address(name)
+                && shown.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()) != Some(domain.clone())
+            {
+                hits.push(Hit::new(
+                    "FROM_DISPLAY_SPOOF",
+                    2.5,
+                    format!("display name shows {shown} but the address is {address}"),
+                ));
+            }
+        }
+    }
+    match message.subject() {
+        None => hits.push(Hit::new("MISSING_SUBJECT", 0.5, "no Subject")),
+        Some(subject) => {
+            let letters: Vec<char> = subject.chars().filter(|c| c.is_alphabetic()).collect();
+            if letters.len() >= 10 && letters.iter().all(|c| c.is_uppercase()) {
+                hits.push(Hit::new("SUBJ_ALL_CAPS", 1.0, "the subject shouts"));
+            }
+            if subject.contains("!!!") || subject.contains("$$$") {
+                hits.push(Hit::new("SUBJ_EXCESS_PUNCT", 0.5, "!!! or $$$ in the subject"));
+            }
+        }
+    }
+}
+
+/// A link: where it goes, and for HTML anchors the text shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Link {
+    href: String,
+    text: Option<String>,
+}
+
+fn link_rules(links: &[Link], out: &mut Analysis) {
+    let mut domains = BTreeSet::new();
+    let (mut ip_literal, mut shortener, mut mismatch) = (None, None, None);
+    for link in links {
+        let Some(host) = url_host(&link.href) else { continue };
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            ip_literal.get_or_insert_with(|| host.clone());
+            continue;
+        }
+        let domain = registered_domain(&host);
+        if SHORTENERS.contains(&domain.as_str()) {
+            shortener.get_or_insert_with(|| host.clone());
+        }
+        if let Some(text) = &link.text
+            && let Some(shown) = shown_host(text)
+            && registered_domain(&shown) != domain
+        {
+            mismatch.get_or_insert_with(|| format!("shows {shown}, goes to {host}"));
+        }
+        if domains.insert(domain.clone()) {
+            out.link_domains.push(domain);
+        }
+    }
+    if let Some(host) = ip_literal {
+        out.hits.push(Hit::new("URI_IP_LITERAL", 1.5, format!("link to the bare address {host}")));
+    }
+    if let Some(host) = shortener {
+        out.hits.push(Hit::new("URI_SHORTENER", 0.5, format!("link through {host}")));
+    }
+    if let Some(what) = mismatch {
+        out.hits.push(Hit::new("URI_TEXT_MISMATCH", 2.5, what));
+    }
+}
+
+/// `<a href="...">text</a>` pairs of an HTML body, found by a tolerant scan (the HTML of spam
+/// is rarely well-formed, so no tree is built).
+fn html_links(html: &str) -> Vec<Link> {
+    let lower = html.to_ascii_lowercase();
+    let mut links = Vec::new();
+    let mut at = 0;
+    while links.len() < MAX_LINKS {
+        let Some(start) = lower[at..].find("<a").map(|i| at + i) else { break };
+        let Some(tag_end) = lower[start..].find('>').map(|i| start + i) else { break };
+        at = tag_end + 1;
+        let tag = &html[start..tag_end];
+        let Some(href) = attribute(tag, "href") else { continue };
+        let close = lower[at..].find("</a").map_or(lower.len(), |i| at + i);
+        let text = strip_tags(&html[at..close.min(at + 2048)]);
+        links.push(Link { href: decode_entities(&href), text: Some(text) });
+    }
+    links
+}
+
+/// The value of attribute `name` in a start tag, quoted or not.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name).map(|i| from + i) {
+        from = i + name.len();
+        let before_ok = i > 0 && lower.as_bytes()[i - 1].is_ascii_whitespace();
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let value = tag[value_start..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or("").trim().to_string(),
+            _ => value.split(|c: char| c.is_whitespace() || c == '>').next().unwrap_or("").to_string(),
+        });
+    }
+    None
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    decode_entities(out.trim())
+}
+
+fn decode_entities(s: &str) -> String {
+    s.replace("&amp;", "&").replace("&#46;", ".").replace("&#x2e;", ".").replace("&nbsp;", " ")
+}
+
+/// Characters of text outside tags, `<style>` and `<script>`.
+fn visible_text_len(html: &str) -> usize {
+    let lower = html.to_ascii_lowercase();
+    let mut text = String::new();
+    let mut at = 0;
+    while at < html.len() {
+        let next =
+            ["<style", "<script"].iter().filter_map(|t| lower[at..].find(t).map(|i| (at + i, *t))).min();
+        match next {
+            Some((i, tag)) => {
+                text.push_str(&html[at..i]);
+                let close = format!("</{}", &tag[1..]);
+                at = lower[i..].find(&close).map_or(html.len(), |j| i + j + close.len());
+            }
+            None => {
+                text.push_str(&html[at..]);
+                break;
+            }
+        }
+    }
+    strip_tags(&text).chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// `http://` and `https://` URLs in plain text.
+fn text_urls(text: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut urls = Vec::new();
+    let mut at = 0;
+    while urls.len() < MAX_LINKS {
+        let Some(i) = lower[at..].find("http").map(|i| at + i) else { break };
+        at = i + 4;
+        let rest = &lower[i..];
+        if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+            continue;
+        }
+        let end = text[i..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']'))
+            .map_or(text.len(), |j| i + j);
+        urls.push(text[i..end].to_string());
+        at = end;
+    }
+    urls
+}
+
+/// The host of an absolute http(s) URL, lower case, without port or trailing dot.
+fn url_host(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    let host = host.trim_end_matches('.');
+    (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
+        .then(|| host.to_string())
+}
+
+/// The host an anchor's text shows, when the text looks like a URL or a bare domain.
+fn shown_host(text: &str) -> Option<String> {
+    let t = text.trim().to_ascii_lowercase();
+    if t.starts_with("http://") || t.starts_with("https://") {
+        return url_host(&t);
+    }
+    let candidate = t.as_str();
+    let looks_like_domain = !candidate.contains(char::is_whitespace)
+        && candidate.contains('.')
+        && candidate.split('/').next().is_some_and(|h| {
+            let labels: Vec<&str> = h.split('.').collect();
+            labels.len() >= 2
+                && labels
+                    .iter()
+                    .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                && labels
+                    .last()
+                    .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+        });
+    looks_like_domain.then(|| candidate.split('/').next().unwrap_or("").to_string())
+}
+
+/// Second-level labels under which country-code registries sell names (`example.co.uk`).
+const PUBLIC_SECOND_LEVELS: &[&str] =
+    &["co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go", "gob"];
+
+/// The registered domain of `host`: the last two labels, or three under a known public
+/// second level of a country-code TLD. An approximation of the Public Suffix List that is
+/// right for the names blocklists care about; it errs towards the longer name.
+pub fn registered_domain(host: &str) -> String {
+    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    let n = labels.len();
+    let take = if n >= 3 && labels[n - 1].len() == 2 && PUBLIC_SECOND_LEVELS.contains(&labels[n - 2]) {
+        3
+    } else {
+        2
+    };
+    labels[n.saturating_sub(take)..].join(".").to_ascii_lowercase()
+}
+
+/// An address written inside a display name (`"paypal.com <x@evil.test>"` has none, but
+/// `"service@paypal.com" <x@evil.test>` has one).
+fn embedded_address(name: &str) -> Option<String> {
+    name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\'' | ','))
+        .find(|w| w.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')))
+        .map(|w| w.to_ascii_lowercase())
+}
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_SCAN {
+        return s;
+    }
+    let mut end = MAX_SCAN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn count_ci(haystack: &str, needle: &str) -> usize {
+    haystack.to_ascii_lowercase().matches(needle).count()
+}
+
+fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
