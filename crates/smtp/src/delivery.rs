@@ -1,7 +1,7 @@
 //! Local delivery of an accepted message: one copy per account, each with `Return-Path:`,
-//! `Delivered-To:` and the shared `Received:` field, appended to INBOX in a single store
-//! transaction; then the replies (one for SMTP, one per recipient for LMTP), the journal and
-//! the mail log.
+//! `Delivered-To:`, its spam verdict (`X-Spam-*`), `Authentication-Results:` and the shared
+//! `Received:` field, appended to INBOX (or Junk) in a single store transaction; then the
+//! replies (one for SMTP, one per recipient for LMTP), the journal and the mail log.
 
 use mailstead_proto::smtp::{Envelope, Reply};
 use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
@@ -11,6 +11,7 @@ use mailstead_types::QueueId;
 use crate::Service;
 use crate::driver::{Driver, Transaction};
 use crate::received::{self, ReceivedInfo};
+use crate::screening::{AccountVerdict, Screened};
 
 /// Builds a journal event of this transaction.
 pub fn event(queue_id: &QueueId, kind: &str, address: Option<String>, data: serde_json::Value) -> Event {
@@ -43,6 +44,18 @@ impl Driver<'_> {
         if let Some(reply) = crate::antivirus::check(config.antivirus.as_ref(), &mut txn, &message).await {
             return self.refuse(envelope, &message, txn, reply);
         }
+        let mut screened = Screened::default();
+        if !lmtp && config.screening.is_active() {
+            match config
+                .screening
+                .screen(&config.hostname, &mut txn, envelope, self.peer.ip(), &message)
+                .await
+            {
+                Ok(s) => screened = s,
+                Err(reply) => return self.refuse(envelope, &message, txn, reply),
+            }
+        }
+        let message = screened.cleaned.take().unwrap_or(message);
         let single = if envelope.recipients.len() == 1 {
             envelope.recipients.first().map(|r| &r.address)
         } else {
@@ -64,6 +77,7 @@ impl Driver<'_> {
         // One copy per distinct account; `owners[i]` lists the copies recipient i needs.
         let mut items: Vec<(NewMessage, AppendTarget)> = Vec::new();
         let mut copy_of_account: Vec<i64> = Vec::new();
+        let mut mailboxes: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         for rcpt in &envelope.recipients {
             let mut mine = Vec::new();
@@ -73,10 +87,20 @@ impl Driver<'_> {
                 let index = match copy_of_account.iter().position(|id| *id == account.id) {
                     Some(i) => i,
                     None => {
-                        let mut data =
-                            Vec::with_capacity(return_path.len() + received.len() + message.len() + 64);
+                        let verdict = self.account_verdict(&screened, account.id, envelope).await;
+                        let mailbox = if verdict.junk {
+                            self.junk_mailbox(account.id).await
+                        } else {
+                            "INBOX".to_string()
+                        };
+                        let auth_header = screened.auth_header.as_deref().unwrap_or("");
+                        let mut data = Vec::with_capacity(
+                            return_path.len() + received.len() + message.len() + verdict.headers.len() + 512,
+                        );
                         data.extend_from_slice(return_path.as_bytes());
                         data.extend_from_slice(received::delivered_to(&account.address).as_bytes());
+                        data.extend_from_slice(verdict.headers.as_bytes());
+                        data.extend_from_slice(auth_header.as_bytes());
                         data.extend_from_slice(received.as_bytes());
                         data.extend_from_slice(&message);
                         let new = NewMessage {
@@ -85,7 +109,16 @@ impl Driver<'_> {
                             flags: Default::default(),
                             keywords: vec![],
                         };
-                        items.push((new, AppendTarget { account: account.id, mailbox: "INBOX".into() }));
+                        if screened.report.is_some() || verdict.junk {
+                            txn.events.push(event(
+                                &txn.queue_id,
+                                "spam.account",
+                                Some(account.address.normalized()),
+                                verdict.journal.clone(),
+                            ));
+                        }
+                        mailboxes.push(mailbox.clone());
+                        items.push((new, AppendTarget { account: account.id, mailbox }));
                         copy_of_account.push(account.id);
                         items.len() - 1
                     }
@@ -126,12 +159,13 @@ impl Driver<'_> {
                             for i in copies {
                                 if let Some(Ok(a)) = results.get(*i) {
                                     let account = copy_of_account.get(*i).copied().unwrap_or_default();
-                                    tracing::info!(target: "mail", "{queue_id}: to=<{}>, status=delivered (INBOX uid {} of account {account})", rcpt.address, a.uid);
+                                    let mailbox = mailboxes.get(*i).map_or("INBOX", String::as_str);
+                                    tracing::info!(target: "mail", "{queue_id}: to=<{}>, status=delivered ({mailbox} uid {} of account {account})", rcpt.address, a.uid);
                                     txn.events.push(event(
                                         &queue_id,
                                         "delivery.local",
                                         Some(rcpt.address.normalized()),
-                                        serde_json::json!({ "to": rcpt.address.to_string(), "mailbox": "INBOX", "uid": a.uid, "uidvalidity": a.uidvalidity }),
+                                        serde_json::json!({ "to": rcpt.address.to_string(), "mailbox": mailbox, "uid": a.uid, "uidvalidity": a.uidvalidity }),
                                     ));
                                 }
                             }
@@ -188,6 +222,32 @@ impl Driver<'_> {
         txn.events.push(Event { message_id: message_id.clone(), ..data_event });
         self.write_journal(txn);
         replies
+    }
+
+    /// The spam decision for one recipient account: the message-wide report plus the
+    /// account's own rules.
+    async fn account_verdict(
+        &self,
+        screened: &Screened,
+        _account: i64,
+        _envelope: &Envelope,
+    ) -> AccountVerdict {
+        let spam = self.server.config.screening.spam.as_deref();
+        screened.for_account(spam, Vec::new())
+    }
+
+    /// The account's Junk mailbox (special-use `\Junk`), or INBOX when it has none.
+    async fn junk_mailbox(&self, account: i64) -> String {
+        match self.server.store.list_mailboxes(account).await {
+            Ok(list) => list
+                .into_iter()
+                .find(|m| m.special_use == Some(mailstead_types::SpecialUse::Junk))
+                .map_or_else(|| "INBOX".to_string(), |m| m.name),
+            Err(e) => {
+                tracing::warn!(account, error = %e, "cannot list mailboxes to find Junk; delivering to INBOX");
+                "INBOX".to_string()
+            }
+        }
     }
 
     /// Refuses the whole message after DATA (one reply, or one per recipient for LMTP), with

@@ -1,6 +1,7 @@
-//! Just enough header reading for the journal and the mail log: the first value of a named
-//! header field in a message's header section, unfolded (RFC 5322 §2.2.3). Full MIME parsing
-//! belongs to the filter and IMAP layers.
+//! Just enough header handling for the journal, the mail log and screening: the first value of
+//! a named header field in a message's header section, unfolded (RFC 5322 §2.2.3), and the
+//! removal of fields a sender must not be able to forge. Full MIME parsing belongs to the
+//! filter and IMAP layers.
 
 /// Longest header section scanned, so a hostile message cannot make this slow.
 const MAX_SCAN: usize = 256 * 1024;
@@ -33,6 +34,54 @@ pub fn first_header(message: &[u8], name: &str) -> Option<String> {
     None
 }
 
+/// `message` without the header fields (with their continuation lines) for which `drop(name,
+/// value)` is true; `None` when nothing is dropped. Only the header section is examined.
+pub fn remove_fields(message: &[u8], drop: impl Fn(&str, &str) -> bool) -> Option<Vec<u8>> {
+    let head_end = header_end(message);
+    let mut out = Vec::with_capacity(message.len());
+    let mut removed = false;
+    let mut at = 0;
+    while at < head_end {
+        // One field: its first line and every continuation line.
+        let mut end = next_line(message, at);
+        while end < head_end && matches!(message.get(end), Some(b' ' | b'\t')) {
+            end = next_line(message, end);
+        }
+        let field = &message[at..end];
+        let dropped = field.iter().position(|&b| b == b':').is_some_and(|colon| {
+            let name = String::from_utf8_lossy(&field[..colon]);
+            let value = String::from_utf8_lossy(&field[colon + 1..]);
+            drop(name.trim(), value.trim())
+        });
+        if dropped {
+            removed = true;
+        } else {
+            out.extend_from_slice(field);
+        }
+        at = end;
+    }
+    out.extend_from_slice(&message[head_end..]);
+    removed.then_some(out)
+}
+
+/// Where the header section ends: the offset of the empty line (or the end).
+fn header_end(message: &[u8]) -> usize {
+    let limit = message.len().min(MAX_SCAN);
+    let mut at = 0;
+    while at < limit {
+        if message[at..].starts_with(b"\r\n") || message[at..].starts_with(b"\n") {
+            return at;
+        }
+        at = next_line(message, at);
+    }
+    limit
+}
+
+/// The offset just past the line starting at `at`.
+fn next_line(message: &[u8], at: usize) -> usize {
+    message[at..].iter().position(|&b| b == b'\n').map_or(message.len(), |i| at + i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +93,24 @@ mod tests {
         assert_eq!(first_header(m, "Subject").as_deref(), Some("hi"));
         assert_eq!(first_header(m, "To"), None);
         assert_eq!(first_header(b"no headers", "To"), None);
+    }
+
+    #[test]
+    fn removes_fields_with_continuations() {
+        let m = b"Authentication-Results: mx.example.test;\r\n spf=pass\r\nFrom: a@b\r\n\
+                  Authentication-Results: other.example; dkim=pass\r\nX-Spam-Status: No\r\n\r\n\
+                  Authentication-Results: mx.example.test; in the body\r\n";
+        let ours = |name: &str, value: &str| {
+            (name.eq_ignore_ascii_case("authentication-results") && value.starts_with("mx.example.test"))
+                || name.eq_ignore_ascii_case("x-spam-status")
+        };
+        let out = remove_fields(m, ours).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "From: a@b\r\nAuthentication-Results: other.example; dkim=pass\r\n\r\n\
+             Authentication-Results: mx.example.test; in the body\r\n"
+        );
+        assert_eq!(remove_fields(b"From: a@b\r\n\r\nbody", ours), None);
+        assert_eq!(remove_fields(b"", ours), None);
     }
 }

@@ -1,8 +1,9 @@
 //! The SMTP server driver: port 25 (MX) and LMTP, on the sans-I/O session of
 //! `mailstead_proto::smtp`. This crate does the I/O the session asks for — socket reads and
 //! writes, STARTTLS, timeouts — and the decisions it delegates: recipient policy against the
-//! store ([`policy`]), the antivirus verdict at end of DATA ([`antivirus`]), local delivery with trace headers ([`delivery`], [`received`]) and the
-//! event journal.
+//! store ([`policy`]), the antivirus verdict at end of DATA ([`antivirus`]), sender
+//! authentication and spam scoring ([`screening`]), local delivery with trace headers
+//! ([`delivery`], [`received`]) and the event journal.
 //!
 //! Invariants:
 //! - `250` after DATA/BDAT LAST (or each LMTP per-recipient `250`) is sent only after every
@@ -17,6 +18,7 @@ mod driver;
 pub mod headers;
 pub mod policy;
 pub mod received;
+pub mod screening;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub struct SmtpConfig {
     pub greet_delay: Duration,
     /// Antivirus at end of DATA (attachment policy and/or clamd); `None` scans nothing.
     pub antivirus: Option<mailstead_antivirus::Scanner>,
+    /// Sender authentication and spam scoring (port 25 only).
+    pub screening: screening::Screening,
 }
 
 /// The SMTP/LMTP server: one per listener, shared by its sessions.

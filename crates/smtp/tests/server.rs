@@ -38,6 +38,7 @@ fn config(service: Service) -> SmtpConfig {
         plus_separator: Some('+'),
         greet_delay: Duration::ZERO,
         antivirus: None,
+        screening: Default::default(),
     }
 }
 
@@ -117,8 +118,12 @@ async fn connect(addr: std::net::SocketAddr) -> Client<TcpStream> {
 }
 
 async fn inbox(store: &Arc<dyn Store>, address: &str) -> Vec<String> {
+    mailbox(store, address, "INBOX").await
+}
+
+async fn mailbox(store: &Arc<dyn Store>, address: &str, name: &str) -> Vec<String> {
     let account = store.get_account(&Address::parse(address).unwrap()).await.unwrap().unwrap();
-    let mailbox = store.get_mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    let mailbox = store.get_mailbox(account.id, name).await.unwrap().unwrap();
     let mut out = Vec::new();
     for e in store.entries(mailbox.id).await.unwrap() {
         out.push(String::from_utf8(store.read_message(&e.blob).await.unwrap().to_vec()).unwrap());
@@ -386,4 +391,132 @@ async fn clamd_down_temp_fails_or_accepts_as_configured() {
         assert!(ev[0]["clamd"].as_str().unwrap().starts_with("unavailable"), "{ev:?}");
         h.shutdown.cancel();
     }
+}
+
+/// Port 25 screening against a test zone: SPF/DMARC outcomes for three sender domains.
+async fn screening(trusted: &[&str]) -> mailstead_smtp::screening::Screening {
+    use mailstead_filter::auth::{AuthConfig, Authenticator};
+    use mailstead_filter::spam::{Checker, SpamConfig, Thresholds};
+    let zone = mailstead_dns::MemoryResolver::new();
+    zone.add_txt("reject.test", "v=spf1 ip4:192.0.2.1 -all")
+        .add_txt("_dmarc.reject.test", "v=DMARC1; p=reject")
+        .add_txt("quar.test", "v=spf1 ip4:192.0.2.1 -all")
+        .add_txt("_dmarc.quar.test", "v=DMARC1; p=quarantine")
+        .add_txt("ok.test", "v=spf1 ip4:127.0.0.1 -all")
+        .add_txt("_dmarc.ok.test", "v=DMARC1; p=reject");
+    let resolver: Arc<dyn mailstead_dns::Resolver> = Arc::new(zone);
+    let auth = Authenticator::new(resolver.clone(), AuthConfig::new("mx.example.test")).await.unwrap();
+    mailstead_smtp::screening::Screening {
+        auth: Some(Arc::new(auth)),
+        enforce_dmarc: true,
+        spam: Some(Arc::new(mailstead_smtp::screening::SpamSettings {
+            checker: Checker::new(resolver, SpamConfig::new("mx.example.test")),
+            thresholds: Thresholds::default(),
+        })),
+        trusted_networks: trusted.iter().map(|n| mailstead_types::IpNetwork::parse(n).unwrap()).collect(),
+    }
+}
+
+/// One transaction to alice; returns the reply to the end of data.
+async fn send_from(c: &mut Client<TcpStream>, domain: &str, message: &str) -> Vec<String> {
+    c.cmd(&format!("MAIL FROM:<news@{domain}>"), "250").await;
+    c.cmd("RCPT TO:<alice@example.test>", "250").await;
+    c.cmd("DATA", "354").await;
+    c.send(&format!("{message}.\r\n")).await;
+    c.reply().await
+}
+
+fn letter(domain: &str, extra: &str, subject: &str) -> String {
+    format!(
+        "From: News <news@{domain}>\r\nTo: alice@example.test\r\nSubject: {subject}\r\n\
+         Date: {}\r\nMessage-ID: <{subject}@{domain}>\r\n{extra}\r\nHello Alice.\r\n",
+        mailstead_types::rfc5322_date(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        )
+    )
+}
+
+#[tokio::test]
+async fn screening_enforces_dmarc_scores_spam_and_strips_forged_results() {
+    let mut cfg = config(Service::Mx);
+    cfg.screening = screening(&[]).await;
+    let h = start(cfg, TlsMode::StartTls).await;
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO client.remote.test", "250").await;
+
+    let r = send_from(&mut c, "reject.test", &letter("reject.test", "", "a")).await;
+    assert!(r[0].starts_with("550 5.7.1 ") && r[0].contains("DMARC policy of reject.test"), "{r:?}");
+
+    let gtube = letter("ok.test", "", "b")
+        + "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n";
+    let r = send_from(&mut c, "ok.test", &gtube).await;
+    assert!(
+        r[0].starts_with("550 5.7.1 Message rejected as spam (score 99") && r[0].contains("GTUBE"),
+        "{r:?}"
+    );
+
+    let r = send_from(&mut c, "quar.test", &letter("quar.test", "", "c")).await;
+    assert!(r[0].starts_with("250 2.0.0"), "{r:?}");
+
+    let forged = "Authentication-Results: mx.example.test; dmarc=pass header.from=ok.test\r\n\
+                  X-Spam-Status: No, score=-100\r\nAuthentication-Results: elsewhere.example; spf=pass\r\n";
+    let r = send_from(&mut c, "ok.test", &letter("ok.test", forged, "d")).await;
+    assert!(r[0].starts_with("250 2.0.0"), "{r:?}");
+    let queue_id = r[0].rsplit(' ').next().unwrap().to_string();
+
+    let spammy = "From: \"security@bank.example\" <x@ok.test>\r\nTo: alice@example.test\r\n\
+                  Subject: VERIFY YOUR ACCOUNT NOW!!!\r\nContent-Type: text/html\r\n\r\n\
+                  <a href=\"http://192.0.2.66/login\">https://bank.example/login</a>\r\n";
+    let r = send_from(&mut c, "ok.test", spammy).await;
+    assert!(r[0].starts_with("250 2.0.0"), "{r:?}");
+    c.cmd("QUIT", "221").await;
+
+    let inbox = inbox(&h.store, "alice@example.test").await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let m = &inbox[0];
+    assert_eq!(m.matches("Authentication-Results: mx.example.test").count(), 1, "{m}");
+    assert!(m.contains("spf=pass") && m.contains("dmarc=pass"), "{m}");
+    assert!(!m.contains("score=-100"), "a forged X-Spam-Status is removed: {m}");
+    assert!(m.contains("Authentication-Results: elsewhere.example; spf=pass"), "others' results stay: {m}");
+    assert!(m.contains("X-Spam-Status: No, score=-1.0 required=5.0 tests=DMARC_PASS=-1.0"), "{m}");
+
+    let junk = mailbox(&h.store, "alice@example.test", "Junk").await;
+    assert_eq!(junk.len(), 2, "{junk:?}");
+    assert!(junk[0].contains("dmarc=fail") && junk[0].contains("Subject: c"), "quarantined: {}", junk[0]);
+    assert!(junk[1].contains("X-Spam-Status: Yes") && junk[1].contains("FROM_DISPLAY_SPOOF"), "{}", junk[1]);
+    for rule in ["URI_IP_LITERAL", "URI_TEXT_MISMATCH", "SUBJ_ALL_CAPS", "MISSING_MID", "HTML_ONLY"] {
+        assert!(junk[1].contains(rule), "{rule} missing: {}", junk[1]);
+    }
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = mailstead_types::QueueId::parse(&queue_id).unwrap();
+    let events = h.store.journal_query(mailstead_store::model::JournalQuery::QueueId(id), 100).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    for k in ["auth", "spam", "spam.account", "delivery.local"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    let auth = events.iter().find(|e| e.kind == "auth").unwrap();
+    assert_eq!(auth.data["dmarc"], "pass");
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn trusted_networks_skip_dns_checks_but_not_content_rules() {
+    let mut cfg = config(Service::Mx);
+    cfg.screening = screening(&["127.0.0.0/8"]).await;
+    let h = start(cfg, TlsMode::StartTls).await;
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO client.remote.test", "250").await;
+    let r = send_from(&mut c, "reject.test", &letter("reject.test", "", "a")).await;
+    assert!(r[0].starts_with("250 2.0.0"), "a trusted relay is not checked against DMARC: {r:?}");
+    let gtube = letter("reject.test", "", "b")
+        + "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n";
+    let r = send_from(&mut c, "reject.test", &gtube).await;
+    assert!(r[0].starts_with("550 5.7.1"), "content rules still apply: {r:?}");
+    c.cmd("QUIT", "221").await;
+    let inbox = inbox(&h.store, "alice@example.test").await;
+    assert_eq!(inbox.len(), 1);
+    assert!(!inbox[0].contains("Authentication-Results"), "{}", inbox[0]);
+    assert!(inbox[0].contains("X-Spam-Status: No"), "{}", inbox[0]);
+    h.shutdown.cancel();
 }

@@ -10,6 +10,8 @@
 
 use std::net::IpAddr;
 
+use mailstead_types::IpNetwork;
+
 /// One entry that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a domain, IP address or network: {0:?}")]
@@ -19,7 +21,7 @@ pub struct ForwarderParseError(pub String);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Forwarders {
     domains: Vec<String>,
-    networks: Vec<(IpAddr, u8)>,
+    networks: Vec<IpNetwork>,
 }
 
 impl Forwarders {
@@ -28,22 +30,12 @@ impl Forwarders {
         let mut list = Forwarders::default();
         for entry in entries {
             let raw = entry.as_ref().trim();
-            let bad = || ForwarderParseError(raw.to_string());
-            let (addr, prefix) = match raw.split_once('/') {
-                Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
-                None => (raw, None),
-            };
-            if let Ok(ip) = addr.parse::<IpAddr>() {
-                let max = if ip.is_ipv4() { 32 } else { 128 };
-                let prefix = prefix.unwrap_or(max);
-                if prefix > max {
-                    return Err(bad());
-                }
-                list.networks.push((ip, prefix));
-            } else if prefix.is_none() && is_domain(raw) {
+            if let Ok(network) = IpNetwork::parse(raw) {
+                list.networks.push(network);
+            } else if is_domain(raw) {
                 list.domains.push(raw.trim_end_matches('.').to_ascii_lowercase());
             } else {
-                return Err(bad());
+                return Err(ForwarderParseError(raw.to_string()));
             }
         }
         Ok(list)
@@ -56,7 +48,7 @@ impl Forwarders {
 
     /// Whether `ip` is inside one of the networks.
     pub fn contains_ip(&self, ip: IpAddr) -> bool {
-        self.networks.iter().any(|(net, prefix)| in_network(ip, *net, *prefix))
+        self.networks.iter().any(|net| net.contains(ip))
     }
 
     /// The listed domain `identity` equals or is a subdomain of, if any.
@@ -78,24 +70,6 @@ fn is_domain(s: &str) -> bool {
                 && l.len() <= 63
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-}
-
-fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        // An IPv4-mapped IPv6 peer is matched as IPv4.
-        (IpAddr::V6(a), IpAddr::V4(_)) => {
-            a.to_ipv4_mapped().is_some_and(|v4| in_network(IpAddr::V4(v4), net, prefix))
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -158,19 +158,20 @@ fn link_rules(links: &[Link], out: &mut Analysis) {
     let (mut ip_literal, mut shortener, mut mismatch) = (None, None, None);
     for link in links {
         let Some(host) = url_host(&link.href) else { continue };
-        if host.parse::<std::net::IpAddr>().is_ok() {
+        let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+        let domain = registered_domain(&host);
+        if let Some(text) = &link.text
+            && let Some(shown) = shown_host(text)
+            && (is_ip || registered_domain(&shown) != domain)
+        {
+            mismatch.get_or_insert_with(|| format!("shows {shown}, goes to {host}"));
+        }
+        if is_ip {
             ip_literal.get_or_insert_with(|| host.clone());
             continue;
         }
-        let domain = registered_domain(&host);
         if SHORTENERS.contains(&domain.as_str()) {
             shortener.get_or_insert_with(|| host.clone());
-        }
-        if let Some(text) = &link.text
-            && let Some(shown) = shown_host(text)
-            && registered_domain(&shown) != domain
-        {
-            mismatch.get_or_insert_with(|| format!("shows {shown}, goes to {host}"));
         }
         if domains.insert(domain.clone()) {
             out.link_domains.push(domain);

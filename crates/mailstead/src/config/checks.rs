@@ -206,3 +206,52 @@ pub fn clamd_addr(value: &str) -> Result<(), Invalid> {
         "use a unix socket path such as \"/run/clamav/clamd.ctl\", \"127.0.0.1:3310\", or \"off\"",
     ))
 }
+
+/// `[smtp] trusted_networks`: every entry a network or address.
+pub fn networks(entries: &[String]) -> Result<(), Invalid> {
+    match entries.iter().find(|e| mailstead_types::IpNetwork::parse(e).is_err()) {
+        Some(bad) => Err(Invalid::new(
+            format!("\"{bad}\" is not an IP network or address"),
+            "write networks as \"192.0.2.0/24\" or \"2001:db8::/32\", or single addresses",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `[dns] nameservers`: `"IP"` or `"IP:port"`.
+pub fn nameservers(entries: &[String]) -> Result<(), Invalid> {
+    match entries.iter().find(|e| super::sections::nameserver_addr(e).is_none()) {
+        Some(bad) => Err(Invalid::new(
+            format!("\"{bad}\" is not a name server address"),
+            "write \"127.0.0.1\", \"127.0.0.1:5353\" or \"[2001:db8::53]:53\"",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `[dmarc] trusted_forwarders`: domains or networks.
+pub fn forwarders(entries: &[String]) -> Result<(), Invalid> {
+    mailstead_filter::auth::Forwarders::parse(entries).map(|_| ()).map_err(|e| {
+        Invalid::new(e.to_string(), "write domains (\"lists.example.org\") or networks (\"192.0.2.0/24\")")
+    })
+}
+
+/// `[spam] junk_threshold` and `reject_threshold`: finite numbers.
+pub fn score(value: &super::sections::Score) -> Result<(), Invalid> {
+    if value.0.is_finite() && value.0.abs() <= 10_000.0 {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!("{} is not a usable score", value.0), "use a number such as 5.0"))
+    }
+}
+
+/// `[spam] dnsbl` and `uribl`: `"zone"` or `"zone=score"`.
+pub fn blocklists(entries: &[String]) -> Result<(), Invalid> {
+    match entries.iter().find(|e| super::sections::parse_blocklist(e, 0.0).is_none()) {
+        Some(bad) => Err(Invalid::new(
+            format!("\"{bad}\" is not a blocklist entry"),
+            "write a DNS zone such as \"zen.spamhaus.org\", optionally with a score: \"bl.spamcop.net=2\"",
+        )),
+        None => Ok(()),
+    }
+}

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{ConfigError, Problem};
 pub use schema::{Finding, Section, SectionDoc};
 pub use sections::{
-    Antivirus, ClamdDown, Delivery, Limits, Listen, Log, LogFormat, MacroAction, OFF, Pop3, Server, Smtp,
-    Store, Tls,
+    Antivirus, ClamdDown, Delivery, Dmarc, Dns, Limits, Listen, Log, LogFormat, MacroAction, OFF, Pop3,
+    Server, Smtp, Spam, Store, Tls, nameserver_addr, parse_blocklist,
 };
 
 /// Declares the top level: one field per section, in file order.
@@ -68,6 +68,9 @@ config_root! {
     store: Store,
     delivery: Delivery,
     antivirus: Antivirus,
+    dns: Dns,
+    dmarc: Dmarc,
+    spam: Spam,
     log: Log,
 }
 
@@ -112,6 +115,20 @@ impl Config {
         let mut out = Vec::new();
         self.check_options(&mut out);
         out.extend(checks::listen_conflicts(&self.listen));
+        if self.spam.reject_threshold.0 <= self.spam.junk_threshold.0 {
+            out.push(Finding {
+                section: "spam",
+                key: "reject_threshold",
+                alt_key: Some("junk_threshold"),
+                invalid: schema::Invalid::new(
+                    format!(
+                        "reject_threshold ({}) is not above junk_threshold ({})",
+                        self.spam.reject_threshold.0, self.spam.junk_threshold.0
+                    ),
+                    "refuse only what scores higher than what goes to Junk, e.g. 5.0 and 15.0",
+                ),
+            });
+        }
         out
     }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
-    clamd_addr, dns_name, line_length, listen_addr, log_level, mail_log, nonzero, not_empty, plus_separator,
-    pop3_expire, tls_extra,
+    blocklists, clamd_addr, dns_name, forwarders, line_length, listen_addr, log_level, mail_log, nameservers,
+    networks, nonzero, not_empty, plus_separator, pop3_expire, score, tls_extra,
 };
 use super::schema::{
     ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
@@ -118,6 +118,11 @@ config_section! {
         /// A message with more `Received:` header fields than this is in a mail loop and is
         /// refused with 554 5.4.6 (RFC 5321 §6.3 asks for a limit of at least 100).
         max_received_headers: u32 = 100 => nonzero,
+        /// Clients trusted as local relays, like Postfix's `mynetworks`: networks
+        /// (`"192.0.2.0/24"`) or addresses. Their mail skips the DNS-based checks — sender
+        /// authentication, blocklists, HELO/PTR — but not the content rules, antivirus or
+        /// your own spam training. Trust never allows relaying to other domains.
+        trusted_networks: Vec<String> as "array of strings (networks)" = vec!["127.0.0.0/8".into(), "::1".into()] => networks,
     }
 }
 
@@ -186,6 +191,60 @@ config_section! {
         /// attachment policy still applies). Keep it at or below clamd's `StreamMaxLength`
         /// (25 MiB by default).
         clamd_max_size: u64 as "integer (bytes)" = 26_214_400 => nonzero,
+    }
+}
+
+config_section! {
+    /// DNS resolution (sender authentication, blocklists, and later MX lookups).
+    section "dns" => pub struct Dns {
+        /// Name servers to ask, as `"IP"` or `"IP:port"`; empty uses the system's
+        /// configuration (`/etc/resolv.conf`). A local caching resolver (unbound) is best:
+        /// blocklists such as Spamhaus refuse queries that come through public resolvers.
+        nameservers: Vec<String> as "array of strings (\"IP\" or \"IP:port\")" = Vec::new() => nameservers,
+        /// Time one query may take before it counts as a temporary failure.
+        timeout_secs: u64 as "integer (seconds)" = 5 => nonzero,
+    }
+}
+
+config_section! {
+    /// Sender authentication of mail arriving on port 25: SPF, DKIM, ARC and DMARC are checked
+    /// and recorded in an `Authentication-Results:` header on every delivered message.
+    section "dmarc" => pub struct Dmarc {
+        /// Check SPF, DKIM, ARC and DMARC.
+        verify: bool = true,
+        /// Apply the sender domain's DMARC policy: `p=reject` failures are refused with
+        /// 550 5.7.1, `p=quarantine` failures go to Junk. With `false` results are only recorded.
+        enforce: bool = true,
+        /// Forwarders (mailing lists, your accounts elsewhere that forward here) whose mail
+        /// DMARC never rejects or quarantines: domains, matched against an authenticated
+        /// identity of the relay (SPF, DKIM or ARC), or networks matched against its address.
+        trusted_forwarders: Vec<String> as "array of strings (domains or networks)" = Vec::new() => forwarders,
+    }
+}
+
+config_section! {
+    /// Spam scoring of mail arriving on port 25. Every rule that matches adds points (see
+    /// `X-Spam-Status:` on each message and `mailstead trace`): at `junk_threshold` the
+    /// message goes to the recipient's Junk folder, at `reject_threshold` it is refused with
+    /// 550 5.7.1. Each account's own classifier learns from what its user moves into and out of
+    /// Junk.
+    section "spam" => pub struct Spam {
+        /// Score messages.
+        enabled: bool = true,
+        /// Score from which a message is filed into Junk.
+        junk_threshold: Score as "number" = Score(5.0) => score,
+        /// Score from which a message is refused at DATA.
+        reject_threshold: Score as "number" = Score(15.0) => score,
+        /// DNS blocklists for the client address, as `"zone"` or `"zone=score"` (default
+        /// score 3). Answers 127.255.255.x mean the list refused the query (logged, not a
+        /// listing).
+        dnsbl: Vec<String> as "array of strings (\"zone\" or \"zone=score\")" = vec!["zen.spamhaus.org".into()] => blocklists,
+        /// URI blocklists for the domains of links in the message, as `"zone"` or
+        /// `"zone=score"` (default score 2.5).
+        uribl: Vec<String> as "array of strings (\"zone\" or \"zone=score\")" = vec!["dbl.spamhaus.org".into()] => blocklists,
+        /// Time all DNS-based checks of one message may take together; what has not answered
+        /// by then adds nothing.
+        checks_timeout_secs: u64 as "integer (seconds)" = 10 => nonzero,
     }
 }
 
@@ -270,6 +329,40 @@ pub enum ClamdDown {
 
 impl ConfigType for ClamdDown {
     const TYPE_NAME: &'static str = "string (\"tempfail\" or \"accept\")";
+}
+
+/// A spam score (`[spam] junk_threshold`, `reject_threshold`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Score(pub f64);
+
+// Scores are validated finite, so equality is reflexive.
+impl Eq for Score {}
+
+impl ConfigType for Vec<String> {
+    const TYPE_NAME: &'static str = "array of strings";
+}
+
+/// A name server entry: `"IP"` (port 53) or `"IP:port"` (`"[IPv6]:port"`).
+pub fn nameserver_addr(entry: &str) -> Option<SocketAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<SocketAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// A blocklist entry: `"zone"` or `"zone=score"`.
+pub fn parse_blocklist(entry: &str, default_score: f64) -> Option<(String, f64)> {
+    let (zone, score) = match entry.split_once('=') {
+        Some((zone, score)) => (zone.trim(), score.trim().parse::<f64>().ok().filter(|s| s.is_finite())?),
+        None => (entry.trim(), default_score),
+    };
+    let valid = !zone.is_empty()
+        && zone
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    valid.then(|| (zone.to_ascii_lowercase(), score))
 }
 
 /// The value that disables a listener or the mail log.

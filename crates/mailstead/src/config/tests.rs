@@ -302,3 +302,33 @@ fn antivirus_options() {
     assert_has(&error("[antivirus]\nclamd = \"localhost\"\n"), &["not a clamd address", "127.0.0.1:3310"]);
     assert_has(&error("[antivirus]\non_clamd_down = \"maybe\"\n"), &["tempfail", "accept"]);
 }
+
+#[test]
+fn screening_options() {
+    let c = parse(
+        "[smtp]\ntrusted_networks = []\n[dns]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\n\
+         [dmarc]\ntrusted_forwarders = [\"lists.example.org\", \"192.0.2.0/24\"]\n\
+         [spam]\njunk_threshold = 4.5\nreject_threshold = 12\ndnsbl = [\"zen.spamhaus.org\", \"bl.spamcop.net=2\"]\n",
+    )
+    .expect("valid");
+    assert!(c.smtp.trusted_networks.is_empty());
+    assert_eq!(c.spam.junk_threshold.0, 4.5);
+    assert_eq!(c.spam.reject_threshold.0, 12.0);
+    let ns: Vec<_> = c.dns.nameservers.iter().filter_map(|n| super::nameserver_addr(n)).collect();
+    assert_eq!(ns, ["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+    assert_eq!(super::parse_blocklist("bl.spamcop.net=2", 3.0), Some(("bl.spamcop.net".into(), 2.0)));
+    assert_eq!(super::parse_blocklist("zen.spamhaus.org", 3.0), Some(("zen.spamhaus.org".into(), 3.0)));
+    assert_eq!(Config::default().smtp.trusted_networks, ["127.0.0.0/8", "::1"]);
+    assert_has(
+        &error("[spam]\ndnsbl = [\"not a zone\"]\n"),
+        &[":2:", "not a blocklist entry", "zen.spamhaus.org"],
+    );
+    assert_has(&error("[spam]\nuribl = [\"dbl.example=x\"]\n"), &["not a blocklist entry"]);
+    assert_has(&error("[dns]\nnameservers = [\"resolver\"]\n"), &["not a name server address"]);
+    assert_has(&error("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n"), &["not an IP network"]);
+    assert_has(&error("[dmarc]\ntrusted_forwarders = [\"a b\"]\n"), &["not a domain, IP address or network"]);
+    assert_has(
+        &error("[spam]\njunk_threshold = 20.0\n"),
+        &["reject_threshold (15) is not above junk_threshold (20)"],
+    );
+}

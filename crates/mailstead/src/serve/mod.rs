@@ -3,6 +3,7 @@
 //! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
 //! sessions finish their transaction (up to 30 s), flushes the store and exits.
 
+mod screening;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -54,7 +55,9 @@ pub async fn run(data: &DataDir) -> Result<()> {
     let tracker = ConnectionTracker::new(limits);
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let services = Services::build(&config, store.clone());
+    let resolver = screening::resolver(&config)?;
+    let screening = screening::build(&config, resolver).await?;
+    let services = Services::build(&config, store.clone(), screening);
 
     let mut bound = BTreeMap::new();
     let mut listeners = Vec::new();
@@ -150,7 +153,11 @@ struct Services {
 }
 
 impl Services {
-    fn build(config: &Config, store: Arc<dyn Store>) -> Services {
+    fn build(
+        config: &Config,
+        store: Arc<dyn Store>,
+        screening: mailstead_smtp::screening::Screening,
+    ) -> Services {
         let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
         let antivirus = antivirus_scanner(&config.antivirus);
         let smtp = |service| SmtpConfig {
@@ -167,6 +174,10 @@ impl Services {
                 Service::Lmtp => Duration::ZERO,
             },
             antivirus: antivirus.clone(),
+            screening: match service {
+                Service::Mx => screening.clone(),
+                Service::Lmtp => Default::default(),
+            },
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
         handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
