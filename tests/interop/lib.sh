@@ -114,3 +114,20 @@ wait_for() {
   done
   return 1
 }
+
+# ms_set SECTION KEY VALUE: sets KEY (a TOML value, written as given) in [SECTION] of the
+# data directory's mailstead.toml, whose template lists every option.
+ms_set() {
+  python3 - "$DATA/mailstead.toml" "$1" "$2" "$3" <<'PY' || fail "ms_set $1.$2"
+import re, sys
+path, section, key, value = sys.argv[1:]
+text = open(path).read()
+start = text.index(f"\n[{section}]\n")
+end = text.find("\n[", start + 1)
+end = len(text) if end < 0 else end
+block, n = re.subn(rf"(?m)^{re.escape(key)} = .*$", lambda _: f"{key} = {value}", text[start:end], count=1)
+if n != 1:
+    sys.exit(f"no {key} in [{section}]")
+open(path, "w").write(text[:start] + block + text[end:])
+PY
+}

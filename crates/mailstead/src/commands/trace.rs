@@ -77,8 +77,14 @@ fn describe(data: &serde_json::Value) -> String {
 /// One sentence on the final state of a transaction.
 pub fn verdict(events: &[Event]) -> String {
     let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let delivered: Vec<String> =
-        events.iter().filter(|e| e.kind == "delivery.local").map(|e| text(e, "to")).collect();
+    let delivered: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "delivery.local")
+        .map(|e| match text(e, "mailbox").as_str() {
+            "INBOX" | "" => text(e, "to"),
+            mailbox => format!("{} (into {mailbox}{})", text(e, "to"), junk_reason(events, &text(e, "to"))),
+        })
+        .collect();
     let failed: Vec<&Event> = events.iter().filter(|e| e.kind == "delivery.failed").collect();
     let rejected: Vec<String> = events
         .iter()
@@ -108,5 +114,32 @@ pub fn verdict(events: &[Event]) -> String {
     if !has_data {
         return "the client ended the session before sending the message".into();
     }
+    let data_reply = events
+        .iter()
+        .filter(|e| e.kind == "smtp.data")
+        .find_map(|e| e.data.get("replies")?.get(0)?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    if data_reply.starts_with('5') {
+        return format!("refused after DATA: {data_reply}; the sending server returns it to its sender");
+    }
+    if data_reply.starts_with('4') {
+        return format!("deferred after DATA: {data_reply}; the sending server will try again");
+    }
     "received, no delivery recorded".into()
+}
+
+/// Why a copy went to Junk: the account's spam score, or DMARC quarantine.
+fn junk_reason(events: &[Event], to: &str) -> String {
+    let Some(spam) =
+        events.iter().find(|e| e.kind == "spam.account" && e.address.as_deref() == Some(&to.to_lowercase()))
+    else {
+        return String::new();
+    };
+    if spam.data.get("dmarc_quarantine").and_then(|v| v.as_bool()) == Some(true) {
+        return ": the sender's DMARC policy asks for quarantine".into();
+    }
+    match spam.data.get("score").and_then(|v| v.as_f64()) {
+        Some(score) => format!(": spam score {score:.1}"),
+        None => String::new(),
+    }
 }
