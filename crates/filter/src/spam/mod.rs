@@ -8,6 +8,7 @@
 //! - [`dnsbl`]: DNS blocklists for the client's address and URI blocklists for the domains in
 //!   the message.
 //! - [`authrules`]: what SPF, DKIM and DMARC found, as score.
+//! - [`outbound`]: scoring of what our own users send: content plus rate anomalies.
 //! - [`account`]: the recipient's own classifier and correspondents (per account).
 //!
 //! [`Checker::check`] runs the message-wide checks (everything but the per-account ones) with
@@ -19,6 +20,7 @@ pub mod authrules;
 pub mod content;
 pub mod dnsbl;
 pub mod helo;
+pub mod outbound;
 #[cfg(test)]
 mod tests;
 
