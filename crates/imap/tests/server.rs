@@ -422,36 +422,26 @@ async fn wait_for_training(store: &Arc<dyn Store>, spam: u64, ham: u64) {
     }
 }
 
+/// Selects `from` and moves its first message to `to`.
+async fn move_first(c: &mut Client, from: &str, to: &str) {
+    c.send(format!("s SELECT {from}\r\n").as_bytes()).await;
+    while !c.line().await.starts_with("s OK") {}
+    c.dialog(&format!("C: m MOVE 1 {to}\nS: * OK [COPYUID ...\nS: * 1 EXPUNGE\nS: m OK MOVE completed"))
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_into_and_out_of_junk_trains_the_classifier() {
     let h = start().await;
     deliver(&h.store, "cheap pills").await;
     let mut c = Client::connect(&h).await;
     c.login().await;
-    c.dialog("C: s SELECT INBOX\nS: * FLAGS...").await;
-    while !c.line().await.starts_with("s OK") {}
-    c.dialog(
-        "C: m UID MOVE 1 Junk
-         S: * OK [COPYUID ...
-         S: * 1 EXPUNGE
-         S: m OK MOVE completed",
-    )
-    .await;
+    move_first(&mut c, "INBOX", "Junk").await;
     wait_for_training(&h.store, 1, 0).await;
-
-    // Out of Junk into Archive: the spam is un-learned and the message learned as ham.
-    c.send(b"j SELECT Junk\r\n").await;
-    while !c.line().await.starts_with("j OK") {}
-    c.dialog(
-        "C: m2 MOVE 1 Archive
-         S: * OK [COPYUID ...
-         S: * 1 EXPUNGE
-         S: m2 OK MOVE completed",
-    )
-    .await;
+    // Out of Junk: the spam is un-learned and the message learned as ham.
+    move_first(&mut c, "Junk", "Archive").await;
     wait_for_training(&h.store, 0, 1).await;
-
-    // A copy into Trash teaches nothing; a copy from INBOX into Junk learns spam again.
+    // A copy into Trash teaches nothing; a copy into Junk learns spam again.
     c.send(b"a SELECT Archive\r\n").await;
     while !c.line().await.starts_with("a OK") {}
     c.dialog("C: t COPY 1 Trash\nS: t OK [COPYUID ...\nC: k COPY 1 Junk\nS: k OK [COPYUID ...").await;

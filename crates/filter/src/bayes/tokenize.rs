@@ -135,15 +135,11 @@ fn first_address(from: &Address<'_>) -> Option<String> {
 
 fn skip_mbox_line(raw: &[u8]) -> &[u8] {
     if raw.starts_with(b"From ") {
-        let end = memchr_newline(raw).map_or(raw.len(), |i| i + 1);
+        let end = raw.iter().position(|&b| b == b'\n').map_or(raw.len(), |i| i + 1);
         &raw[end..]
     } else {
         raw
     }
-}
-
-fn memchr_newline(raw: &[u8]) -> Option<usize> {
-    raw.iter().position(|&b| b == b'\n')
 }
 
 fn bounded(data: &[u8]) -> &[u8] {
