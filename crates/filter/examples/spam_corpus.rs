@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailstead_filter::bayes::{self, Class};
-use mailstead_store::model::{BlobId, NewAccount};
 use mailstead_store::Store;
+use mailstead_store::model::{BlobId, NewAccount};
 use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use mailstead_types::{Address, Domain};
 
