@@ -9,6 +9,7 @@
 //!   RETURN, SEARCH RETURN).
 //! - `selected` is the session's view of its selected mailbox and keeps sequence numbers
 //!   consistent while other sessions change the mailbox.
+//! - `junk` trains the account's spam classifier when the user moves mail into or out of Junk.
 //! - [`message`] knows everything IMAP needs about one stored message (ENVELOPE,
 //!   BODYSTRUCTURE, `BODY[section]`, `BINARY[section]`); [`query`] evaluates SEARCH, SORT and
 //!   THREAD without I/O.
@@ -27,6 +28,7 @@ mod config;
 mod conn;
 pub mod extended;
 mod flags;
+mod junk;
 pub mod message;
 mod names;
 pub mod query;

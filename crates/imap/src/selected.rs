@@ -20,6 +20,7 @@ use imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
 use mailstead_store::model::{MailboxId, MessageEntry};
 use mailstead_store::{MailStore, StoreError};
+use mailstead_types::SpecialUse;
 
 use crate::flags::to_fetch_flags;
 
@@ -41,6 +42,8 @@ pub struct Selected {
     pub pending_expunges: Vec<u32>,
     /// UIDNEXT as last seen.
     pub uidnext: u32,
+    /// The mailbox's special-use role (a COPY or MOVE out of \Junk trains the classifier).
+    pub special_use: Option<SpecialUse>,
 }
 
 /// What the client may be told at this point.
@@ -66,12 +69,13 @@ impl Selected {
     pub fn new(
         id: MailboxId,
         name: String,
+        special_use: Option<SpecialUse>,
         uidnext: u32,
         read_only: bool,
         messages: Arc<Vec<MessageEntry>>,
         modseq: u64,
     ) -> Selected {
-        Selected { id, name, read_only, messages, modseq, pending_expunges: Vec::new(), uidnext }
+        Selected { id, name, read_only, messages, modseq, pending_expunges: Vec::new(), uidnext, special_use }
     }
 
     /// The view for changing (copied first if another session shares it).
@@ -306,7 +310,7 @@ mod tests {
                 modseq: 1,
             })
             .collect();
-        Selected::new(1, "INBOX".into(), 100, false, Arc::new(messages), 1)
+        Selected::new(1, "INBOX".into(), None, 100, false, Arc::new(messages), 1)
     }
 
     fn set(text: &str) -> SequenceSet {

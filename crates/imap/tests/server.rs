@@ -2,7 +2,8 @@
 //! in a temp directory, the shared Authenticator, and raw-socket clients driven by dialog
 //! transcripts (`C:` what the client sends, `S:` what the server must answer; a line ending in
 //! `...` matches by prefix). They check what needs the whole stack: sequence numbers under
-//! concurrent expunges, literals and their limits, IDLE, a dropped APPEND, shutdown.
+//! concurrent expunges, literals and their limits, IDLE, a dropped APPEND, shutdown, and the
+//! spam classifier trained by moves into and out of Junk.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -404,4 +405,45 @@ async fn command_in_the_handshakes_last_flight_is_answered() {
     .unwrap();
     let answer = answer.expect("the server answered within 5 s");
     assert!(answer.starts_with("c OK NOOP completed"), "{answer}");
+}
+
+/// Waits until the account's trained totals are `(spam, ham)` (training runs after the reply).
+async fn wait_for_training(store: &Arc<dyn Store>, spam: u64, ham: u64) {
+    let account = store.get_account(&Address::parse(ALICE).unwrap()).await.unwrap().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = store.spam_stats(account.id).await.unwrap();
+        if (stats.spam_messages, stats.ham_messages) == (spam, ham) {
+            assert!(stats.tokens > 0);
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "training did not reach {spam}/{ham}: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Selects `from` and moves its first message to `to`.
+async fn move_first(c: &mut Client, from: &str, to: &str) {
+    c.send(format!("s SELECT {from}\r\n").as_bytes()).await;
+    while !c.line().await.starts_with("s OK") {}
+    c.dialog(&format!("C: m MOVE 1 {to}\nS: * OK [COPYUID ...\nS: * 1 EXPUNGE\nS: m OK MOVE completed"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_into_and_out_of_junk_trains_the_classifier() {
+    let h = start().await;
+    deliver(&h.store, "cheap pills").await;
+    let mut c = Client::connect(&h).await;
+    c.login().await;
+    move_first(&mut c, "INBOX", "Junk").await;
+    wait_for_training(&h.store, 1, 0).await;
+    // Out of Junk: the spam is un-learned and the message learned as ham.
+    move_first(&mut c, "Junk", "Archive").await;
+    wait_for_training(&h.store, 0, 1).await;
+    // A copy into Trash teaches nothing; a copy into Junk learns spam again.
+    c.send(b"a SELECT Archive\r\n").await;
+    while !c.line().await.starts_with("a OK") {}
+    c.dialog("C: t COPY 1 Trash\nS: t OK [COPYUID ...\nC: k COPY 1 Junk\nS: k OK [COPYUID ...").await;
+    wait_for_training(&h.store, 1, 0).await;
 }

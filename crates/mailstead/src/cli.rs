@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         action: AliasAction,
     },
+    /// Train an account's spam classifier, or show what it has learned.
+    Spam {
+        #[command(subcommand)]
+        action: crate::commands::spam::SpamAction,
+    },
 }
 
 /// `mailstead domain …`

@@ -1,6 +1,7 @@
 //! The real binary, end to end: `init --dev` then `serve` listening on the dev ports with an
 //! SMTP greeting, `check-config` reporting a broken file with its line, refusal of a data
-//! directory from a newer version, a second server refused, and SIGTERM stopping cleanly.
+//! directory from a newer version, a second server refused, SIGTERM stopping cleanly, and
+//! training the spam classifier with `spam train` / `spam stats`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -132,4 +133,51 @@ fn rusqlite_version_bump(db: &Path) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+#[test]
+fn spam_train_and_stats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    assert!(mailstead(&["init", "--domain", "example.test", "--dev"], &data).status.success());
+    assert!(mailstead(&["account", "add", "carol@example.test"], &data).status.success());
+    let message =
+        |n: u32| format!("From: Deals <deals{n}@spam.example>\nSubject: Offer {n}\n\nBuy now, offer {n}\n");
+    let maildir = dir.path().join("Maildir");
+    for (sub, n) in [("cur", 1), ("new", 2)] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("mkdir");
+        std::fs::write(maildir.join(sub).join(format!("{n}.host:2,S")), message(n)).expect("write");
+    }
+    std::fs::create_dir_all(maildir.join("tmp")).expect("mkdir");
+    let loose = dir.path().join("loose.eml");
+    std::fs::write(&loose, message(3)).expect("write");
+    let maildir = maildir.to_str().expect("utf-8");
+    let loose = loose.to_str().expect("utf-8");
+
+    let train = |args: &[&str]| {
+        let o = mailstead(&[&["spam", "train", "--account", "carol@example.test"], args].concat(), &data);
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let out = train(&["--spam", maildir, loose]);
+    assert!(out.contains("learned 3 messages as spam, relearned 0"), "{out}");
+    let out = train(&["--spam", maildir]);
+    assert!(
+        out.contains("learned 0 messages as spam, relearned 0") && out.contains("2 already known"),
+        "{out}"
+    );
+    let out = train(&["--ham", loose]);
+    assert!(out.contains("learned 0 messages as ham, relearned 1"), "{out}");
+
+    let o = mailstead(&["spam", "stats", "--account", "carol@example.test"], &data);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("trained spam: 2\n") && out.contains("trained ham: 1\n"), "{out}");
+    assert!(out.contains("correspondents: 3\n") && !out.contains("tokens: 0\n"), "{out}");
+    assert!(out.contains("inactive until 48 more spam and 49 more ham"), "{out}");
+
+    let o = mailstead(&["spam", "train", "--account", "carol@example.test", loose], &data);
+    assert!(!o.status.success(), "--spam or --ham is required");
+    let o = mailstead(&["spam", "stats", "--account", "nobody@example.test"], &data);
+    assert!(!o.status.success() && text(&o).contains("no account"), "{}", text(&o));
 }

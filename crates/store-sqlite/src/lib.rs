@@ -21,6 +21,7 @@ mod readers;
 pub mod recovery;
 mod rows;
 mod schema;
+mod spam;
 mod writer;
 
 use std::path::{Path, PathBuf};

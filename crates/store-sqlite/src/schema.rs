@@ -98,6 +98,34 @@ CREATE INDEX events_queue ON events(queue_id) WHERE queue_id IS NOT NULL;
 CREATE INDEX events_message_id ON events(message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX events_address ON events(address) WHERE address IS NOT NULL;
 "#,
+    // 3: the per-account spam classifier (token counts, trained contents, correspondents).
+    r#"
+CREATE TABLE spam_totals(
+    account INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    spam INTEGER NOT NULL,
+    ham INTEGER NOT NULL);
+CREATE TABLE spam_tokens(
+    account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    token INTEGER NOT NULL,
+    spam INTEGER NOT NULL,
+    ham INTEGER NOT NULL,
+    PRIMARY KEY(account, token)) WITHOUT ROWID;
+CREATE TABLE spam_seen(
+    account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    blob TEXT NOT NULL,
+    class TEXT NOT NULL,
+    trained INTEGER NOT NULL,
+    PRIMARY KEY(account, blob)) WITHOUT ROWID;
+CREATE TABLE correspondents(
+    account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    ham_received INTEGER NOT NULL DEFAULT 0,
+    ham_trained INTEGER NOT NULL DEFAULT 0,
+    spam_trained INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY(account, address)) WITHOUT ROWID;
+"#,
 ];
 
 /// The format version this binary writes.

@@ -1,5 +1,5 @@
 //! The storage layer's contract: the [`Store`] trait every backend implements, the model it
-//! speaks ([`model`]), typed errors ([`StoreError`]), per-account change notifications
+//! speaks ([`model`]), including the spam classifier's counts ([`SpamStore`]), typed errors ([`StoreError`]), per-account change notifications
 //! ([`ChangeHub`]), password hashing ([`password`]), recipient resolution over the directory
 //! ([`resolve`]) and a conformance suite any backend must pass ([`conformance`]).
 //!
@@ -23,7 +23,7 @@ mod traits;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use notify::{Change, ChangeHub};
-pub use traits::{DirectoryStore, JournalStore, MailStore, QueueStore, Store};
+pub use traits::{DirectoryStore, JournalStore, MailStore, QueueStore, SpamStore, Store};
 
 /// Result type of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;

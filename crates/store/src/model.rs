@@ -405,3 +405,111 @@ pub enum JournalQuery {
     /// Every event of the queue ids that concerned this address.
     Address(String),
 }
+
+/// What a message was trained as, for the per-account spam classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpamClass {
+    /// Unwanted mail.
+    Spam,
+    /// Wanted mail.
+    Ham,
+}
+
+impl SpamClass {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpamClass::Spam => "spam",
+            SpamClass::Ham => "ham",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<SpamClass> {
+        match s {
+            "spam" => Some(SpamClass::Spam),
+            "ham" => Some(SpamClass::Ham),
+            _ => None,
+        }
+    }
+}
+
+/// One message to train the classifier on: its content address (the key of the "seen"
+/// record), its hashed tokens (each once) and its sender, whose trained counts move with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpamTraining {
+    /// Content address of the message bytes.
+    pub blob: BlobId,
+    /// What to train it as.
+    pub class: SpamClass,
+    /// Token hashes, each listed once.
+    pub tokens: Vec<u64>,
+    /// The normalised sender address (lowercase `local@domain`), if the message has one.
+    pub sender: Option<String>,
+}
+
+/// What training a message did (SpamAssassin's "seen" semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainOutcome {
+    /// Never trained before: its tokens were added to the class.
+    Learned,
+    /// It had been trained as the other class: that was undone and it was learned as this one.
+    Relearned,
+    /// Already trained as this class: nothing changed.
+    AlreadyKnown,
+}
+
+/// How often a token was seen in trained messages (each message counts a token once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// Trained spam messages that had the token.
+    pub spam: u32,
+    /// Trained ham messages that had the token.
+    pub ham: u32,
+}
+
+/// Counts for a classification: the account's trained totals and the asked tokens' counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpamCounts {
+    /// Messages trained as spam.
+    pub spam_messages: u64,
+    /// Messages trained as ham.
+    pub ham_messages: u64,
+    /// Counts of each asked token, in the order asked (zero for unknown tokens).
+    pub tokens: Vec<TokenCounts>,
+}
+
+/// An account's classifier database at a glance (`mailstead spam stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpamStats {
+    /// Messages trained as spam.
+    pub spam_messages: u64,
+    /// Messages trained as ham.
+    pub ham_messages: u64,
+    /// Distinct tokens stored.
+    pub tokens: u64,
+    /// Correspondents recorded.
+    pub correspondents: u64,
+}
+
+/// What the user's own history says about one sender (sender reputation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Correspondent {
+    /// Messages from this sender delivered and not classified as spam.
+    pub ham_received: u32,
+    /// Messages from this sender trained as ham.
+    pub ham_trained: u32,
+    /// Messages from this sender trained as spam.
+    pub spam_trained: u32,
+    /// Messages the user sent to this address.
+    pub sent: u32,
+}
+
+/// An event that changes a correspondent's record outside training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrespondentEvent {
+    /// A message from them was delivered and not classified as spam.
+    HamReceived,
+    /// The user sent them a message.
+    Sent,
+}

@@ -158,7 +158,35 @@ pub trait JournalStore: Send + Sync {
     async fn journal_query(&self, query: JournalQuery, limit: usize) -> Result<Vec<Event>>;
 }
 
-/// Everything a Mailstead server needs from storage.
-pub trait Store: DirectoryStore + MailStore + QueueStore + JournalStore {}
+/// The per-account spam classifier's data: token counts, which message contents were trained
+/// as what, and the correspondents of the account (sender reputation). Token hashes and their
+/// meaning belong to the classifier; the store only counts.
+#[async_trait]
+pub trait SpamStore: Send + Sync {
+    /// The account's trained totals and the counts of `tokens`, in the order asked, read at
+    /// one moment.
+    async fn spam_counts(&self, account: AccountId, tokens: Vec<u64>) -> Result<SpamCounts>;
+    /// Trains one message in one transaction. Trained before as the same class: nothing
+    /// changes. Trained as the other class: its tokens leave that class and join this one, and
+    /// the totals and the sender's counts move too. Counts never go below zero (a token set
+    /// that changed between training and untraining cannot corrupt the counts).
+    async fn spam_train(&self, account: AccountId, training: SpamTraining) -> Result<TrainOutcome>;
+    /// What a message content was trained as, if it was.
+    async fn spam_trained_as(&self, account: AccountId, blob: &BlobId) -> Result<Option<SpamClass>>;
+    /// Totals for the operator.
+    async fn spam_stats(&self, account: AccountId) -> Result<SpamStats>;
+    /// The record of one correspondent (normalised address), if any.
+    async fn correspondent(&self, account: AccountId, address: &str) -> Result<Option<Correspondent>>;
+    /// Counts an event for a correspondent (normalised address).
+    async fn note_correspondent(
+        &self,
+        account: AccountId,
+        address: &str,
+        event: CorrespondentEvent,
+    ) -> Result<()>;
+}
 
-impl<T: DirectoryStore + MailStore + QueueStore + JournalStore> Store for T {}
+/// Everything a Mailstead server needs from storage.
+pub trait Store: DirectoryStore + MailStore + QueueStore + JournalStore + SpamStore {}
+
+impl<T: DirectoryStore + MailStore + QueueStore + JournalStore + SpamStore> Store for T {}

@@ -1,13 +1,14 @@
-//! COPY, MOVE (RFC 6851) and their UID forms, with COPYUID (RFC 4315).
+//! COPY, MOVE (RFC 6851) and their UID forms, with COPYUID (RFC 4315). Moves into and out of
+//! the Junk mailbox train the spam classifier ([`crate::junk`]).
 
 use imap_types::mailbox::Mailbox;
 use imap_types::response::Code;
 use imap_types::sequence::SequenceSet;
 
 use super::store::other_code;
-use crate::names;
 use crate::selected::set_text;
 use crate::session::{Done, Session, State, code};
+use crate::{junk, names};
 
 /// COPY (`moving` false) or MOVE.
 pub async fn run(
@@ -32,6 +33,7 @@ pub async fn run(
     }
     let uids: Vec<u32> = selected.resolve(set, uid).into_iter().map(|i| selected.messages[i].uid).collect();
     let from = selected.id;
+    let from_role = selected.special_use;
     if uids.is_empty() {
         return Done::ok(format!("{verb} completed (no messages)"));
     }
@@ -52,6 +54,18 @@ pub async fn run(
     };
     s.dirty = true;
     let (src, dst): (Vec<u32>, Vec<u32>) = result.mapping.iter().copied().unzip();
+    // `src` is in UID order (CopyResult), so it can be searched.
+    if let Some(class) = junk::class_for_transfer(from_role, to.special_use)
+        && let State::Selected(_, selected) = &s.state
+    {
+        let blobs = selected
+            .messages
+            .iter()
+            .filter(|m| src.binary_search(&m.uid).is_ok())
+            .map(|m| m.blob.clone())
+            .collect();
+        junk::train_in_background(store, account, blobs, class);
+    }
     let copyuid = if src.is_empty() {
         None
     } else {

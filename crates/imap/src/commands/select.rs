@@ -113,7 +113,15 @@ pub async fn run(
     }
     s.conn.send_line(&format!("* LIST () \"/\" {}", quoted(&names::encode(&mailbox.name, s.coding))));
 
-    let selected = Selected::new(mailbox.id, mailbox.name.clone(), uidnext, read_only, entries, highest);
+    let selected = Selected::new(
+        mailbox.id,
+        mailbox.name.clone(),
+        mailbox.special_use,
+        uidnext,
+        read_only,
+        entries,
+        highest,
+    );
     if let Some((uid_validity, modseq, known)) = qresync
         && uid_validity.get() == mailbox.uidvalidity
     {

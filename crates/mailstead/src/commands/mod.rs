@@ -4,6 +4,7 @@
 mod check_config;
 mod directory;
 mod init;
+pub mod spam;
 mod trace;
 
 use anyhow::{Context, Result};
@@ -41,6 +42,10 @@ pub async fn run(data: &DataDir, command: Command) -> Result<()> {
         Command::Alias { action } => {
             crate::logging::init_for_tool();
             directory::alias(data, action).await
+        }
+        Command::Spam { action } => {
+            crate::logging::init_for_tool();
+            spam::run(data, action).await
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod directory;
 pub mod mail;
 pub mod queue;
+pub mod spam;
 
 use std::sync::Arc;
 
@@ -46,6 +47,10 @@ macro_rules! store_conformance_tests {
             mail::remove_messages_exactly,
             queue::queue_lifecycle,
             queue::journal,
+            spam::spam_training_counts,
+            spam::spam_retraining,
+            spam::spam_correspondents,
+            spam::spam_data_goes_with_the_account,
         );
     };
     (@cases $make:ident; $($module:ident :: $case:ident),* $(,)?) => {
