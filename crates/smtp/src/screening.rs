@@ -67,8 +67,10 @@ pub(crate) struct Screened {
     pub auth_header: Option<String>,
     /// DMARC asked for quarantine (and it is enforced).
     pub quarantine: bool,
-    /// Whether the sender's address is authenticated (DMARC pass, or SPF pass for MAIL FROM).
-    pub sender_authenticated: bool,
+    /// DMARC passed: the From domain is authenticated.
+    pub dmarc_pass: bool,
+    /// SPF passed for the (non-null) MAIL FROM address.
+    pub spf_pass: bool,
     /// The message-wide spam report, when scoring ran.
     pub report: Option<Report>,
 }
@@ -113,8 +115,8 @@ impl Screening {
         };
         if let Some(results) = &auth {
             out.auth_header = Some(results.header().to_string());
-            out.sender_authenticated = results.dmarc.status == mailstead_filter::auth::DmarcStatus::Pass
-                || (results.spf == mailstead_filter::auth::SpfStatus::Pass && !mail_from.is_empty());
+            out.dmarc_pass = results.dmarc.status == mailstead_filter::auth::DmarcStatus::Pass;
+            out.spf_pass = results.spf == mailstead_filter::auth::SpfStatus::Pass && !mail_from.is_empty();
             if self.enforce_dmarc {
                 if let Some(reject) = results.reject_reply() {
                     tracing::info!(target: "mail", "{queue_id}: DMARC reject for {}", results.dmarc.from_domain);

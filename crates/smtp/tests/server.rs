@@ -520,3 +520,57 @@ async fn trusted_networks_skip_dns_checks_but_not_content_rules() {
     assert!(inbox[0].contains("X-Spam-Status: No"), "{}", inbox[0]);
     h.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_accounts_own_classifier_and_correspondents_score_its_copy() {
+    use mailstead_filter::bayes::{self, Class};
+    use mailstead_store::model::BlobId;
+    let mut cfg = config(Service::Mx);
+    cfg.screening = screening(&[]).await;
+    let h = start(cfg, TlsMode::StartTls).await;
+    let alice = h.store.get_account(&Address::parse("alice@example.test").unwrap()).await.unwrap().unwrap();
+    let learn = |raw: String, class| {
+        let store = h.store.clone();
+        async move {
+            bayes::train(store.as_ref(), alice.id, &BlobId::of(raw.as_bytes()), raw.as_bytes(), class).await
+        }
+    };
+    for i in 0..60 {
+        let spam = format!(
+            "From: seller{i}@pills.example\r\nSubject: cheap pills {i}\r\n\r\nbuy cheap pills discount pharmacy offer {i}\r\n"
+        );
+        learn(spam, Class::Spam).await.unwrap();
+        let ham = format!(
+            "From: colleague{i}@work.example\r\nSubject: meeting notes {i}\r\n\r\nthe project meeting agenda and minutes {i}\r\n"
+        );
+        learn(ham, Class::Ham).await.unwrap();
+    }
+    for i in 0..2 {
+        let ham =
+            format!("From: News <news@ok.test>\r\nSubject: issue {i}\r\n\r\nthe project newsletter {i}\r\n");
+        learn(ham, Class::Ham).await.unwrap();
+    }
+
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO client.remote.test", "250").await;
+    let pills =
+        letter("ok.test", "", "offer").replace("Hello Alice.", "buy cheap pills discount pharmacy offer");
+    let r = send_from(&mut c, "ok.test", &pills.replace("news@ok.test", "seller@ok.test")).await;
+    assert!(r[0].starts_with("250"), "{r:?}");
+    let r = send_from(&mut c, "ok.test", &letter("ok.test", "", "newsletter")).await;
+    assert!(r[0].starts_with("250"), "{r:?}");
+    c.cmd("QUIT", "221").await;
+
+    let all =
+        [inbox(&h.store, "alice@example.test").await, mailbox(&h.store, "alice@example.test", "Junk").await]
+            .concat();
+    let offer = all.iter().find(|m| m.contains("Subject: offer")).unwrap();
+    assert!(["BAYES_80=3.0", "BAYES_90=5.0", "BAYES_99=6.0"].iter().any(|b| offer.contains(b)), "{offer}");
+    assert!(!offer.contains("KNOWN_CORRESPONDENT"), "{offer}");
+    let news = all.iter().find(|m| m.contains("Subject: newsletter")).unwrap();
+    assert!(
+        news.contains("KNOWN_CORRESPONDENT=-5.0"),
+        "the authenticated, known sender is vouched for: {news}"
+    );
+    h.shutdown.cancel();
+}

@@ -6,15 +6,17 @@
 use super::Hit;
 
 /// The classifier's probability as a hit, in bands like SpamAssassin's `BAYES_nn` rules:
-/// confident verdicts weigh more, and a confident "ham" takes points away. `None` (the account
+/// confident verdicts weigh more, and a confident "ham" takes points away. From 0.90, the
+/// classifier's own spam cut-off (SpamBayes's default), the band alone reaches the default
+/// junk threshold; below it, other rules must agree. `None` (the account
 /// has not trained enough yet) adds nothing.
 pub fn bayes_hit(probability: Option<f64>) -> Option<Hit> {
     let p = probability?;
     let (rule, score) = match p {
-        p if p >= 0.99 => ("BAYES_99", 5.0),
-        p if p >= 0.95 => ("BAYES_95", 3.5),
-        p if p >= 0.80 => ("BAYES_80", 2.0),
-        p if p >= 0.60 => ("BAYES_60", 1.0),
+        p if p >= 0.99 => ("BAYES_99", 6.0),
+        p if p >= 0.90 => ("BAYES_90", 5.0),
+        p if p >= 0.80 => ("BAYES_80", 3.0),
+        p if p >= 0.60 => ("BAYES_60", 1.5),
         p if p > 0.40 => ("BAYES_50", 0.0),
         p if p > 0.20 => ("BAYES_20", -0.5),
         p if p > 0.05 => ("BAYES_05", -1.0),

@@ -89,6 +89,16 @@ pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
         }
     }
     link_rules(&links, &mut out);
+    let mut text = String::new();
+    for t in &text_parts {
+        text.push_str(t);
+        text.push('\n');
+    }
+    for h in &html_parts {
+        text.push_str(&strip_tags(h));
+        text.push('\n');
+    }
+    out.hits.extend(super::phrases::hits(&text));
     out
 }
 
@@ -138,6 +148,9 @@ fn headers(message: &mail_parser::Message<'_>, received_at: i64, hits: &mut Vec<
             let letters: Vec<char> = subject.chars().filter(|c| c.is_alphabetic()).collect();
             if letters.len() >= 10 && letters.iter().all(|c| c.is_uppercase()) {
                 hits.push(Hit::new("SUBJ_ALL_CAPS", 1.0, "the subject shouts"));
+            }
+            if subject.as_bytes().windows(2).any(|w| w[0] == b'$' && w[1].is_ascii_digit()) {
+                hits.push(Hit::new("SUBJ_MONEY", 1.0, "an amount of money in the subject"));
             }
             if subject.contains("!!!") || subject.contains("$$$") {
                 hits.push(Hit::new("SUBJ_EXCESS_PUNCT", 0.5, "!!! or $$$ in the subject"));

@@ -4,6 +4,8 @@
 //!
 //! - [`content`]: header and body heuristics (GTUBE, dates, Message-ID, From spoofing,
 //!   HTML-only, suspicious links, shouting subjects) — no I/O.
+//! - [`phrases`]: body phrase rules (sales pitch, easy-money promises, advance-fee fraud,
+//!   shouting).
 //! - [`helo`]: HELO and reverse-DNS sanity of the connecting client.
 //! - [`dnsbl`]: DNS blocklists for the client's address and URI blocklists for the domains in
 //!   the message.
@@ -21,6 +23,7 @@ pub mod content;
 pub mod dnsbl;
 pub mod helo;
 pub mod outbound;
+pub mod phrases;
 #[cfg(test)]
 mod tests;
 

@@ -293,3 +293,24 @@ async fn a_silent_dns_server_costs_the_deadline_not_the_message() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(report.hits.iter().map(|h| h.rule.as_str()).collect::<Vec<_>>(), ["GTUBE"]);
 }
+
+#[test]
+fn phrase_rules_need_several_phrases() {
+    let names = |text: &str| phrases::hits(text).into_iter().map(|h| h.rule).collect::<Vec<_>>();
+    assert!(names("Click here to see the photos from Saturday.").is_empty());
+    assert_eq!(
+        names(
+            "I NEED YOUR ASSISTANCE as next of kin to move the fund to a foreign account. Strictly confidential."
+        ),
+        ["ADVANCE_FEE"]
+    );
+    assert_eq!(names("Earn $5000 a week! Financial freedom, work from home."), ["MONEY_PROMISE"]);
+    assert_eq!(names("Act now: limited time special offer, 100% free, no obligation."), ["SALES_PITCH"]);
+    let shouting = "THIS IS A VERY IMPORTANT MESSAGE FOR YOU ".repeat(8);
+    assert_eq!(names(&shouting), ["BODY_SHOUTING"]);
+    let subject = format!(
+        "From: a@example.org\r\nSubject: Printer ink from $1.21\r\nDate: {}\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n",
+        rfc2822(NOW)
+    );
+    assert_eq!(rules(subject.as_bytes()), ["SUBJ_MONEY"]);
+}
