@@ -6,53 +6,23 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use mailstead_store::model::{
-    BlobId, MessageData, NewQueued, QueueRecipient, QueuedMessage, RecipientState, RecipientUpdate,
+    AttemptRecord, BlobId, MessageData, NewQueued, QueueRecipient, QueuedMessage, RecipientState,
 };
 use mailstead_store::{QueueStore, Result, StoreError};
 use mailstead_types::{Address, QueueId};
 
+use crate::blobs::{BlobFiles, PreparedBlob};
 use crate::writer::JobCtx;
 use crate::{SqliteStore, db_err, rows};
 
-const MESSAGE_COLUMNS: &str = "id, sender, blob, size, envid, ret, auth_user, held, created";
+const MESSAGE_COLUMNS: &str = "id, sender, blob, size, envid, ret, auth_user, held, created, delay_notified";
 
 #[async_trait]
 impl QueueStore for SqliteStore {
     async fn enqueue(&self, message: NewQueued) -> Result<()> {
-        if message.recipients.is_empty() {
-            return Err(StoreError::invalid("a queued message needs at least one recipient"));
-        }
-        let blob = self.prepare_blob(message.data.clone()).await?;
+        let blob = self.prepare_queued(&message).await?;
         let files = self.inner.blobs.clone();
-        self.inner
-            .writer
-            .write(move |conn, _| {
-                conn.execute(
-                    "INSERT INTO queue(id, sender, blob, size, envid, ret, auth_user, held, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        message.id.as_str(),
-                        message.sender.as_ref().map(|s| s.to_string()),
-                        blob.id.0,
-                        blob.data.len() as i64,
-                        message.envid,
-                        message.ret,
-                        message.auth_user,
-                        message.held,
-                        message.created
-                    ],
-                )
-                .map_err(|e| rows::unique_as_exists(e, || format!("queue id {} already exists", message.id)))?;
-                for (seq, r) in message.recipients.iter().enumerate() {
-                    conn.execute(
-                        "INSERT INTO queue_recipients(queue, seq, address, orcpt, notify, state, attempts, next_attempt)
-                         VALUES(?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6)",
-                        params![message.id.as_str(), seq as i64, r.address.to_string(), r.orcpt, r.notify, message.created],
-                    )
-                    .map_err(|e| rows::unique_as_exists(e, || format!("recipient {} listed twice", r.address)))?;
-                }
-                rows::blob_ref(conn, &files, &blob, 1)
-            })
-            .await
+        self.inner.writer.write(move |conn, _| insert(conn, &files, &message, &blob)).await
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
@@ -86,23 +56,43 @@ impl QueueStore for SqliteStore {
         self.read_blob(message.blob).await
     }
 
-    async fn queue_update(&self, id: &QueueId, updates: Vec<RecipientUpdate>) -> Result<()> {
+    async fn queue_record(&self, id: &QueueId, record: AttemptRecord) -> Result<()> {
+        let mut blobs = Vec::with_capacity(record.notices.len());
+        for notice in &record.notices {
+            blobs.push(self.prepare_queued(notice).await?);
+        }
+        let files = self.inner.blobs.clone();
         let id = id.to_string();
         self.inner
             .writer
             .write(move |conn, ctx| {
-                for u in &updates {
+                for u in &record.updates {
                     let n = conn
-                        .execute(
+                        .prepare_cached(
                             "UPDATE queue_recipients SET state = ?3, next_attempt = ?4, last_attempt = ?5, last_reply = ?6,
                                  attempts = attempts + 1
                              WHERE queue = ?1 AND address = ?2 AND state = 'pending'",
-                            params![id, u.address.to_string(), u.state.as_str(), u.next_attempt, u.attempted_at, u.reply],
                         )
+                        .and_then(|mut st| {
+                            st.execute(params![
+                                id,
+                                u.address.to_string(),
+                                u.state.as_str(),
+                                u.next_attempt,
+                                u.attempted_at,
+                                u.reply
+                            ])
+                        })
                         .map_err(db_err)?;
                     if n == 0 {
                         return Err(StoreError::not_found(format!("no pending recipient {} in {id}", u.address)));
                     }
+                }
+                for (notice, blob) in record.notices.iter().zip(&blobs) {
+                    insert(conn, &files, notice, blob)?;
+                }
+                if record.delay_notified {
+                    conn.execute("UPDATE queue SET delay_notified = 1 WHERE id = ?1", [&id]).map_err(db_err)?;
                 }
                 let pending: i64 = conn
                     .query_row("SELECT COUNT(*) FROM queue_recipients WHERE queue = ?1 AND state = 'pending'", [&id], |r| r.get(0))
@@ -159,6 +149,49 @@ impl SqliteStore {
     async fn read_blob(&self, blob: BlobId) -> Result<MessageData> {
         mailstead_store::MailStore::read_message(self, &blob).await
     }
+
+    /// Checks a message for the queue and prepares its blob (large ones written to a file).
+    async fn prepare_queued(&self, message: &NewQueued) -> Result<PreparedBlob> {
+        if message.recipients.is_empty() {
+            return Err(StoreError::invalid("a queued message needs at least one recipient"));
+        }
+        self.prepare_blob(message.data.clone()).await
+    }
+}
+
+/// Inserts a queued message and its recipients (all pending, due at creation).
+fn insert(conn: &Connection, files: &BlobFiles, message: &NewQueued, blob: &PreparedBlob) -> Result<()> {
+    conn.execute(
+        "INSERT INTO queue(id, sender, blob, size, envid, ret, auth_user, held, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            message.id.as_str(),
+            message.sender.as_ref().map(|s| s.to_string()),
+            blob.id.0,
+            blob.data.len() as i64,
+            message.envid,
+            message.ret,
+            message.auth_user,
+            message.held,
+            message.created
+        ],
+    )
+    .map_err(|e| rows::unique_as_exists(e, || format!("queue id {} already exists", message.id)))?;
+    for (seq, r) in message.recipients.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO queue_recipients(queue, seq, address, orcpt, notify, state, attempts, next_attempt)
+             VALUES(?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6)",
+            params![
+                message.id.as_str(),
+                seq as i64,
+                r.address.to_string(),
+                r.orcpt,
+                r.notify,
+                message.created
+            ],
+        )
+        .map_err(|e| rows::unique_as_exists(e, || format!("recipient {} listed twice", r.address)))?;
+    }
+    rows::blob_ref(conn, files, blob, 1)
 }
 
 fn remove(conn: &Connection, ctx: &mut JobCtx, id: &str) -> Result<()> {
@@ -185,13 +218,14 @@ fn load_messages(conn: &Connection, cond: &str, args: impl rusqlite::Params) -> 
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, bool>(7)?,
                 r.get::<_, i64>(8)?,
+                r.get::<_, bool>(9)?,
             ))
         })
         .map_err(db_err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_err)?;
     let mut out = Vec::with_capacity(heads.len());
-    for (id, sender, blob, size, envid, ret, auth_user, held, created) in heads {
+    for (id, sender, blob, size, envid, ret, auth_user, held, created, delay_notified) in heads {
         let Some(qid) = QueueId::parse(&id) else {
             tracing::warn!(id, "skipping a queue entry with a malformed id");
             continue;
@@ -216,6 +250,7 @@ fn load_messages(conn: &Connection, cond: &str, args: impl rusqlite::Params) -> 
             blob: BlobId(blob),
             size: size as u64,
             created,
+            delay_notified,
         });
     }
     Ok(out)

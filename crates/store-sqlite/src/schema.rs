@@ -126,6 +126,10 @@ CREATE TABLE correspondents(
     last_seen INTEGER NOT NULL,
     PRIMARY KEY(account, address)) WITHOUT ROWID;
 "#,
+    // 4: the outbound queue remembers that a delay notice went out.
+    r#"
+ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The format version this binary writes.

@@ -361,6 +361,21 @@ pub struct QueuedMessage {
     pub size: u64,
     /// Creation time, seconds since the epoch.
     pub created: i64,
+    /// A delay notice (DSN `delayed`) has been sent for it.
+    pub delay_notified: bool,
+}
+
+/// What one delivery round of a queued message changes, recorded in one transaction: the
+/// recipients' outcomes, the notices it produces (DSNs, themselves queued messages), and
+/// whether a delay notice went out. A crash never leaves an outcome without its notice.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptRecord {
+    /// Outcomes of pending recipients.
+    pub updates: Vec<RecipientUpdate>,
+    /// Messages to enqueue with it (delivery status notifications).
+    pub notices: Vec<NewQueued>,
+    /// Marks the message as having had its delay notice.
+    pub delay_notified: bool,
 }
 
 /// A change to one queued recipient after a delivery attempt.

@@ -140,7 +140,12 @@ pub trait QueueStore: Send + Sync {
     /// The bytes of a queued message.
     async fn queue_read(&self, id: &QueueId) -> Result<MessageData>;
     /// Records attempt outcomes. When no recipient is left pending the message leaves the queue.
-    async fn queue_update(&self, id: &QueueId, updates: Vec<RecipientUpdate>) -> Result<()>;
+    async fn queue_update(&self, id: &QueueId, updates: Vec<RecipientUpdate>) -> Result<()> {
+        self.queue_record(id, AttemptRecord { updates, ..AttemptRecord::default() }).await
+    }
+    /// Records attempt outcomes, enqueues the notices and sets the delay flag, in one
+    /// transaction. When no recipient is left pending the message leaves the queue.
+    async fn queue_record(&self, id: &QueueId, record: AttemptRecord) -> Result<()>;
     /// Makes every pending recipient due at `now` (and releases a hold).
     async fn queue_retry(&self, id: &QueueId, now: i64) -> Result<()>;
     /// Holds or releases a message.

@@ -46,6 +46,7 @@ macro_rules! store_conformance_tests {
             mail::open_mailbox_snapshot,
             mail::remove_messages_exactly,
             queue::queue_lifecycle,
+            queue::queue_record_is_atomic,
             queue::journal,
             spam::spam_training_counts,
             spam::spam_retraining,

@@ -3,7 +3,9 @@
 use mailstead_types::QueueId;
 
 use super::{StoreRef, addr, bytes};
-use crate::model::{Event, JournalQuery, NewQueued, NewRecipient, RecipientState, RecipientUpdate};
+use crate::model::{
+    AttemptRecord, Event, JournalQuery, NewQueued, NewRecipient, RecipientState, RecipientUpdate,
+};
 
 fn qid(n: u32) -> QueueId {
     QueueId::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000), n)
@@ -138,4 +140,84 @@ pub async fn journal(store: StoreRef) {
     let e = store.journal_query(JournalQuery::QueueId(q2), 100).await.unwrap();
     assert_eq!(e[0].data, serde_json::json!({"n": 3}));
     assert_eq!(store.journal_query(JournalQuery::QueueId(q1), 2).await.unwrap().len(), 2);
+}
+
+/// `queue_record`: outcomes, the notices they produce and the delay flag land together; a
+/// failing record (an unknown recipient) changes nothing, not even the notices.
+pub async fn queue_record_is_atomic(store: StoreRef) {
+    let id = qid(10);
+    let queued = |id: QueueId, to: &str| NewQueued {
+        id,
+        sender: Some(addr("a@example.test")),
+        recipients: vec![rcpt(to)],
+        envid: None,
+        ret: None,
+        auth_user: None,
+        held: false,
+        data: bytes(b"Subject: r\r\n\r\nbody\r\n"),
+        created: 1000,
+    };
+    let mut first = queued(id.clone(), "x@remote.test");
+    first.recipients.push(rcpt("y@remote.test"));
+    store.enqueue(first).await.unwrap();
+    assert!(!store.queue_get(&id).await.unwrap().unwrap().delay_notified);
+
+    let notice = |n| NewQueued { sender: None, ..queued(qid(n), "a@example.test") };
+    let bad = AttemptRecord {
+        updates: vec![RecipientUpdate {
+            address: addr("nobody@remote.test"),
+            state: RecipientState::Failed,
+            next_attempt: 0,
+            attempted_at: 1100,
+            reply: "550 no".into(),
+        }],
+        notices: vec![notice(11)],
+        delay_notified: true,
+    };
+    assert!(store.queue_record(&id, bad).await.is_err());
+    assert!(
+        store.queue_get(&qid(11)).await.unwrap().is_none(),
+        "the notice of a failed record is not queued"
+    );
+    assert!(!store.queue_get(&id).await.unwrap().unwrap().delay_notified);
+
+    let delayed = AttemptRecord {
+        updates: vec![RecipientUpdate {
+            address: addr("x@remote.test"),
+            state: RecipientState::Pending,
+            next_attempt: 5000,
+            attempted_at: 1100,
+            reply: "451 later".into(),
+        }],
+        notices: vec![notice(12)],
+        delay_notified: true,
+    };
+    store.queue_record(&id, delayed).await.unwrap();
+    let m = store.queue_get(&id).await.unwrap().unwrap();
+    assert!(m.delay_notified);
+    assert_eq!(m.recipients[0].last_reply.as_deref(), Some("451 later"));
+    let n = store.queue_get(&qid(12)).await.unwrap().unwrap();
+    assert_eq!((n.sender.clone(), n.recipients[0].address.to_string()), (None, "a@example.test".to_string()));
+
+    // The last outcomes remove the message; its notice stays queued.
+    let done = AttemptRecord {
+        updates: ["x@remote.test", "y@remote.test"]
+            .iter()
+            .map(|a| RecipientUpdate {
+                address: addr(a),
+                state: RecipientState::Failed,
+                next_attempt: 0,
+                attempted_at: 1200,
+                reply: "550 gone".into(),
+            })
+            .collect(),
+        notices: vec![notice(13)],
+        delay_notified: false,
+    };
+    store.queue_record(&id, done).await.unwrap();
+    assert!(store.queue_get(&id).await.unwrap().is_none());
+    assert!(store.queue_get(&qid(13)).await.unwrap().is_some());
+    for n in [12, 13] {
+        store.queue_cancel(&qid(n)).await.unwrap();
+    }
 }
