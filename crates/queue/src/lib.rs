@@ -1,0 +1,22 @@
+//! The outbound queue runner: delivers what is in the store's queue.
+//!
+//! - [`route`]: where a domain's mail goes (MX, implicit MX, null MX, smart host).
+//! - [`client`]: the SMTP client session with one server.
+//! - [`tls`]: opportunistic and verified TLS client configurations.
+//! - [`schedule`]: backoff with jitter, the delay notice and expiry.
+//! - [`dsn`]: delivery status notifications (RFC 3464).
+//! - [`runner`]: the loop that picks due messages, delivers them per destination within
+//!   concurrency limits, records every outcome durably before acting on it, and sends DSNs.
+//!
+//! Invariants: a recipient the remote server accepted is recorded as delivered before the
+//! message is looked at again, so a restart never delivers it twice; an outcome and the DSN it
+//! causes are written in one transaction; the null sender never gets a DSN.
+
+pub mod client;
+pub mod dsn;
+pub mod route;
+pub mod runner;
+pub mod schedule;
+pub mod tls;
+
+pub use runner::{QueueConfig, QueueHandle, Runner};
