@@ -163,9 +163,16 @@ impl Runner {
         }
     }
 
-    async fn process(self: Arc<Self>, message: QueuedMessage) {
-        let id = message.id.clone();
-        if let Err(e) = self.deliver_message(&message).await {
+    async fn process(self: Arc<Self>, listed: QueuedMessage) {
+        let id = listed.id.clone();
+        // The list may predate a round that just finished: work from the current state, or a
+        // recipient recorded as delivered a moment ago would be sent again.
+        let result = match self.store.queue_get(&id).await {
+            Ok(Some(message)) => self.deliver_message(&message).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             tracing::warn!(target: "mail", "{id}: queue run failed, will retry: {e}");
         }
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
@@ -174,6 +181,9 @@ impl Runner {
     }
 
     async fn deliver_message(&self, message: &QueuedMessage) -> mailstead_store::Result<()> {
+        if message.held {
+            return Ok(());
+        }
         let now = now_secs();
         let data = self.store.queue_read(&message.id).await?;
         let due: Vec<&QueueRecipient> = message
