@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::commands::spam::SpamAction,
     },
+    /// The outbound queue: list, show, retry, hold, release, cancel.
+    Queue {
+        #[command(subcommand)]
+        action: crate::commands::queue::QueueAction,
+    },
 }
 
 /// `mailstead domain …`

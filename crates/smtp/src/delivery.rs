@@ -140,10 +140,65 @@ impl Driver<'_> {
             .into_iter()
             .collect();
 
-        let outcome = if items.is_empty() {
+        // Alias targets outside our domains: one copy on the outbound queue, under this
+        // transaction's queue id, durable before the reply like the local copies.
+        let mut forward_to: Vec<mailstead_types::Address> = Vec::new();
+        for rcpt in &envelope.recipients {
+            for target in
+                txn.resolutions.get(&rcpt.address.normalized()).map(|r| r.remote.as_slice()).unwrap_or(&[])
+            {
+                if !forward_to.contains(target) {
+                    forward_to.push(target.clone());
+                }
+            }
+        }
+        let outcome = if items.is_empty() && forward_to.is_empty() {
             Err(StoreError::new(StoreErrorKind::NotFound, "no local account to deliver to"))
+        } else if items.is_empty() {
+            Ok(Vec::new())
         } else {
             self.server.store.append_each(items).await
+        };
+        let outcome = match outcome {
+            Ok(results) if !forward_to.is_empty() => {
+                let mut data = Vec::with_capacity(received.len() + message.len());
+                data.extend_from_slice(received.as_bytes());
+                data.extend_from_slice(&message);
+                let queued = mailstead_store::model::NewQueued {
+                    id: txn.queue_id.clone(),
+                    sender: envelope.sender.clone(),
+                    recipients: forward_to
+                        .iter()
+                        .map(|a| mailstead_store::model::NewRecipient {
+                            address: a.clone(),
+                            orcpt: None,
+                            notify: None,
+                        })
+                        .collect(),
+                    envid: envelope.mail_params.envid.clone(),
+                    ret: envelope.mail_params.ret.map(|r| format!("{r:?}").to_ascii_uppercase()),
+                    auth_user: None,
+                    held: false,
+                    data: MessageData::from(data),
+                    created: now,
+                };
+                match self.server.store.enqueue(queued).await {
+                    Ok(()) => {
+                        let to: Vec<String> = forward_to.iter().map(|a| a.to_string()).collect();
+                        tracing::info!(target: "mail", "{}: forwarded to {} (queued)", txn.queue_id, to.join(", "));
+                        txn.events.push(event(
+                            &txn.queue_id,
+                            "forward.queued",
+                            None,
+                            serde_json::json!({ "to": to }),
+                        ));
+                        config.queue.wake();
+                        Ok(results)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
         };
 
         let queue_id = txn.queue_id.clone();

@@ -63,6 +63,8 @@ pub struct SmtpConfig {
     pub antivirus: Option<mailstead_antivirus::Scanner>,
     /// Sender authentication and spam scoring (port 25 only).
     pub screening: screening::Screening,
+    /// Wakes the outbound queue when a copy was queued (alias forwards).
+    pub queue: mailstead_queue::QueueHandle,
 }
 
 /// The SMTP/LMTP server: one per listener, shared by its sessions.

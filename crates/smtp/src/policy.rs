@@ -1,6 +1,6 @@
 //! Recipient policy at RCPT time: local domains only for unauthenticated clients (never an
 //! open relay), known users only (accounts, aliases, plus-addressing, catch-all), mailbox not
-//! full. Each refusal carries the reply the client gets.
+//! full. Aliases may forward to remote addresses: those copies go to the outbound queue. Each refusal carries the reply the client gets.
 
 use mailstead_proto::smtp::Reply;
 use mailstead_store::Store;
@@ -57,17 +57,6 @@ pub async fn check_recipient(
             550,
             "5.1.1",
             format!("<{rcpt}>: Recipient address rejected: User unknown"),
-        ));
-    }
-    if !resolution.remote.is_empty() {
-        // The alias forwards off-site; the outbound queue does not exist yet in this version,
-        // so ask the sender to retry rather than lose or half-deliver the copy.
-        return RecipientDecision::Reject(Reply::new(
-            451,
-            "4.3.0",
-            format!(
-                "<{rcpt}>: forwards to remote addresses; remote delivery is not available yet, try again later"
-            ),
         ));
     }
     if let Some(full) = resolution.local.iter().find(|a| a.quota_bytes > 0 && a.used_bytes >= a.quota_bytes) {

@@ -39,6 +39,7 @@ fn config(service: Service) -> SmtpConfig {
         greet_delay: Duration::ZERO,
         antivirus: None,
         screening: Default::default(),
+        queue: Default::default(),
     }
 }
 
@@ -572,5 +573,40 @@ async fn the_accounts_own_classifier_and_correspondents_score_its_copy() {
         news.contains("KNOWN_CORRESPONDENT=-5.0"),
         "the authenticated, known sender is vouched for: {news}"
     );
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn an_alias_forwarding_off_site_queues_one_copy() {
+    let h = start(config(Service::Mx), TlsMode::StartTls).await;
+    let alias = Alias {
+        source: AliasSource::parse("fwd@example.test").unwrap(),
+        targets: vec![
+            Address::parse("alice@example.test").unwrap(),
+            Address::parse("someone@remote.test").unwrap(),
+            Address::parse("other@remote.test").unwrap(),
+        ],
+    };
+    h.store.add_alias(alias).await.unwrap();
+    let mut c = connect(h.addr).await;
+    c.cmd("EHLO client.remote.test", "250").await;
+    c.cmd("MAIL FROM:<friend@remote.test> RET=HDRS ENVID=E1", "250").await;
+    c.cmd("RCPT TO:<fwd@example.test>", "250 2.1.5").await;
+    c.cmd("DATA", "354").await;
+    let r = c.cmd(&format!("{MESSAGE}."), "250 2.0.0 Ok: queued as ").await;
+    let queue_id = r[0].rsplit(' ').next().unwrap().to_string();
+    c.cmd("QUIT", "221").await;
+    assert_eq!(inbox(&h.store, "alice@example.test").await.len(), 1);
+    let queued = h.store.queue_list().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let q = &queued[0];
+    assert_eq!(q.id.to_string(), queue_id, "the forward keeps the transaction's queue id");
+    let to: Vec<String> = q.recipients.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(to, ["someone@remote.test", "other@remote.test"]);
+    assert_eq!((q.envid.as_deref(), q.ret.as_deref()), (Some("E1"), Some("HDRS")));
+    assert_eq!(q.sender.as_ref().map(|s| s.to_string()).as_deref(), Some("friend@remote.test"));
+    let data = String::from_utf8(h.store.queue_read(&q.id).await.unwrap().to_vec()).unwrap();
+    assert!(data.starts_with("Received: from client.remote.test"), "{data}");
+    assert!(!data.contains("Delivered-To"), "{data}");
     h.shutdown.cancel();
 }

@@ -4,6 +4,7 @@
 mod check_config;
 mod directory;
 mod init;
+pub mod queue;
 pub mod spam;
 mod trace;
 
@@ -46,6 +47,10 @@ pub async fn run(data: &DataDir, command: Command) -> Result<()> {
         Command::Spam { action } => {
             crate::logging::init_for_tool();
             spam::run(data, action).await
+        }
+        Command::Queue { action } => {
+            crate::logging::init_for_tool();
+            queue::run(data, action).await
         }
     }
 }

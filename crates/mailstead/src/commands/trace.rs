@@ -92,6 +92,9 @@ pub fn verdict(events: &[Event]) -> String {
         .map(|e| format!("{} ({})", text(e, "to"), text(e, "reply")))
         .collect();
     let has_data = events.iter().any(|e| e.kind == "smtp.data");
+    if let Some(outbound) = outbound_verdict(events) {
+        return outbound;
+    }
     if !failed.is_empty() {
         return format!(
             "not delivered: storing failed ({}); the sender was told to retry and will send it again",
@@ -141,5 +144,119 @@ fn junk_reason(events: &[Event], to: &str) -> String {
     match spam.data.get("score").and_then(|v| v.as_f64()) {
         Some(score) => format!(": spam score {score:.1}"),
         None => String::new(),
+    }
+}
+
+/// The outcome of outbound delivery, when the transaction went to the queue: per recipient,
+/// its latest state, with a plain reason for common refusals.
+fn outbound_verdict(events: &[Event]) -> Option<String> {
+    let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let mut latest: Vec<(String, &Event)> = Vec::new();
+    for e in events.iter().filter(|e| e.kind.starts_with("outbound.") && e.kind != "outbound.attempt") {
+        let to = text(e, "to");
+        match latest.iter_mut().find(|(t, _)| *t == to) {
+            Some(slot) => slot.1 = e,
+            None => latest.push((to, e)),
+        }
+    }
+    if latest.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = latest
+        .iter()
+        .map(|(to, e)| {
+            let reply = text(e, "reply");
+            let remote = text(e, "remote");
+            let host = remote.split(' ').next().unwrap_or("").to_string();
+            match e.kind.as_str() {
+                "outbound.delivered" if host.is_empty() => format!("{to}: delivered locally"),
+                "outbound.delivered" => format!("{to}: sent to {host} ({reply})"),
+                "outbound.failed" => {
+                    let by = if host.is_empty() { String::new() } else { format!("rejected by {host}: ") };
+                    let why = explain(&reply).map(|w| format!(" — {w}")).unwrap_or_default();
+                    format!("{to}: bounced, {by}{reply}{why}; the sender got a delivery status notification")
+                }
+                _ => {
+                    let why = explain(&reply).map(|w| format!(" — {w}")).unwrap_or_default();
+                    format!("{to}: still in the queue, last try: {reply}{why}; retried automatically")
+                }
+            }
+        })
+        .collect();
+    Some(parts.join("\n     "))
+}
+
+/// A plain explanation of a remote refusal, for the common classes.
+pub fn explain(reply: &str) -> Option<&'static str> {
+    let r = reply.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
+    if has(&["5.7.26", "5.7.25", "5.7.27", "unauthenticated", "dmarc", "spf", "dkim"]) {
+        Some(
+            "the receiver could not authenticate your domain: your SPF/DKIM/DMARC records are missing or wrong (see `mailstead dns`)",
+        )
+    } else if has(&["spamhaus", "blocklist", "blacklist", "listed", "rbl", "dnsbl", "poor reputation"]) {
+        Some("your server's IP address is on a blocklist the receiver uses; check it and request delisting")
+    } else if has(&[
+        "5.1.1",
+        "user unknown",
+        "no such user",
+        "does not exist",
+        "unknown recipient",
+        "recipient address rejected",
+    ]) {
+        Some("the recipient's address does not exist: check it for typos")
+    } else if has(&["5.2.2", "mailbox full", "quota", "over quota", "insufficient storage"]) {
+        Some("the recipient's mailbox is full")
+    } else if has(&["null mx", "does not accept mail", "nxdomain", "does not exist (nxdomain)"]) {
+        Some("the recipient's domain does not receive mail")
+    } else if has(&["expired after"]) {
+        Some("the receiving server could not be reached for days; the queue gave up")
+    } else if has(&["cannot connect", "timed out", "connection refused", "no address found"]) {
+        Some("the receiving server cannot be reached from here (is outbound port 25 blocked? see [relay])")
+    } else if has(&["greylist", "try again later", "4.7.1"]) {
+        Some("the receiver asks to try later (greylisting or rate limiting); nothing to do")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, data: serde_json::Value) -> Event {
+        Event { ts_ms: 0, queue_id: None, message_id: None, address: None, kind: kind.into(), data }
+    }
+
+    #[test]
+    fn outbound_outcomes_are_explained() {
+        let events = vec![
+            ev(
+                "outbound.deferred",
+                serde_json::json!({"to": "a@gmail.example", "reply": "421 4.7.0 try again later", "remote": "mx1.gmail.example [192.0.2.1]"}),
+            ),
+            ev(
+                "outbound.failed",
+                serde_json::json!({"to": "a@gmail.example", "reply": "550 5.7.26 Unauthenticated email is not accepted", "remote": "mx1.gmail.example [192.0.2.1]"}),
+            ),
+            ev(
+                "outbound.delivered",
+                serde_json::json!({"to": "b@example.org", "reply": "250 2.0.0 Ok", "remote": "mx.example.org [192.0.2.2]"}),
+            ),
+        ];
+        let v = verdict(&events);
+        assert!(v.contains("a@gmail.example: bounced, rejected by mx1.gmail.example: 550 5.7.26"), "{v}");
+        assert!(v.contains("SPF/DKIM/DMARC records are missing"), "{v}");
+        assert!(v.contains("b@example.org: sent to mx.example.org (250 2.0.0 Ok)"), "{v}");
+        assert_eq!(
+            explain("550 5.1.1 <x@y>: Recipient address rejected: User unknown"),
+            Some("the recipient's address does not exist: check it for typos")
+        );
+        assert!(
+            explain("554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org")
+                .unwrap()
+                .contains("blocklist")
+        );
+        assert_eq!(explain("250 ok"), None);
     }
 }

@@ -255,3 +255,23 @@ pub fn blocklists(entries: &[String]) -> Result<(), Invalid> {
         None => Ok(()),
     }
 }
+
+/// A TCP port: 1 to 65535.
+pub fn port(value: &u32) -> Result<(), Invalid> {
+    if (1..=65535).contains(value) {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!("{value} is not a TCP port"), "use a number from 1 to 65535 (25 for SMTP)"))
+    }
+}
+
+/// `[relay] host`: `"off"` or `"host:port"`.
+pub fn relay_host(value: &str) -> Result<(), Invalid> {
+    if value == OFF || super::sections::relay_addr(value).is_some() {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        format!("\"{value}\" is not a relay address"),
+        "write \"smtp.provider.example:587\" (with the port), or \"off\"",
+    ))
+}

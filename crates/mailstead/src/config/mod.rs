@@ -28,7 +28,7 @@ pub use error::{ConfigError, Problem};
 pub use schema::{Finding, Section, SectionDoc};
 pub use sections::{
     Antivirus, ClamdDown, Delivery, Dmarc, Dns, Limits, Listen, Log, LogFormat, MacroAction, OFF, Pop3,
-    Server, Smtp, Spam, Store, Tls, nameserver_addr, parse_blocklist,
+    Queue, Relay, RelayTlsMode, Server, Smtp, Spam, Store, Tls, nameserver_addr, parse_blocklist, relay_addr,
 };
 
 /// Declares the top level: one field per section, in file order.
@@ -71,6 +71,8 @@ config_root! {
     dns: Dns,
     dmarc: Dmarc,
     spam: Spam,
+    queue: Queue,
+    relay: Relay,
     log: Log,
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{
     blocklists, clamd_addr, dns_name, forwarders, line_length, listen_addr, log_level, mail_log, nameservers,
-    networks, nonzero, not_empty, plus_separator, pop3_expire, score, tls_extra,
+    networks, nonzero, not_empty, plus_separator, pop3_expire, port, relay_host, score, tls_extra,
 };
 use super::schema::{
     ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
@@ -249,6 +249,52 @@ config_section! {
 }
 
 config_section! {
+    /// The outbound queue: delivery to other mail servers by MX (or through `[relay]`),
+    /// retries with growing waits, and delivery status notifications to senders.
+    section "queue" => pub struct Queue {
+        /// Connections to other servers open at once.
+        max_connections: usize = 20 => nonzero,
+        /// Connections open at once to one destination domain.
+        max_per_domain: usize = 4 => nonzero,
+        /// Wait after the first failed attempt; it doubles at each failure up to
+        /// `retry_max_secs`, with ±20% jitter.
+        retry_first_secs: u64 as "integer (seconds)" = 300 => nonzero,
+        /// Longest wait between two attempts.
+        retry_max_secs: u64 as "integer (seconds)" = 3600 => nonzero,
+        /// After this long in the queue the sender gets a "delayed" notice (once).
+        delay_warning_hours: u64 as "integer (hours)" = 4 => nonzero,
+        /// After this long the queue gives up and returns the message to its sender.
+        expire_days: u64 as "integer (days)" = 5 => nonzero,
+        /// The port other domains' mail servers are reached on. Always 25 on the Internet;
+        /// tests and special setups may change it.
+        mx_port: u32 as "integer (port)" = 25 => port,
+        /// Extra trusted CA certificates (PEM file, relative to the data directory) for
+        /// connections whose certificate is checked (the relay); `""` trusts the system's only.
+        extra_ca_file: String as "string (path or \"\")" = String::new(),
+    }
+}
+
+config_section! {
+    /// A smart host (relay): send outbound mail through your provider's or a relay service's
+    /// server instead of directly — the way out when your network blocks port 25.
+    section "relay" => pub struct Relay {
+        /// The relay as `"host:port"` (587 for STARTTLS, 465 for TLS), or `"off"` to deliver
+        /// directly to each domain's MX.
+        host: String as "string (\"host:port\" or \"off\")" = "off".into() => relay_host,
+        /// `"starttls"` (certificate checked), `"tls"` (implicit TLS, port 465), or `"none"`
+        /// (only for a relay on a trusted network).
+        tls: RelayTlsMode = RelayTlsMode::Starttls,
+        /// User name for AUTH PLAIN; `""` for none.
+        username: String = String::new(),
+        /// File holding the password (relative to the data directory, mode 0600); `""` for
+        /// none. Kept out of this file so the configuration can be shared.
+        password_file: String as "string (path or \"\")" = String::new(),
+        /// Recipient domains sent through the relay; empty means every domain.
+        domains: Vec<String> as "array of strings (domains)" = Vec::new(),
+    }
+}
+
+config_section! {
     /// Logging. Service logs go to standard error (collected by systemd or your supervisor);
     /// the mail log is a separate, human-readable file of what happened to each message.
     section "log" => pub struct Log {
@@ -317,6 +363,22 @@ impl ConfigType for MacroAction {
     const TYPE_NAME: &'static str = "string (\"flag\" or \"block\")";
 }
 
+/// How the relay is reached (`[relay] tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTlsMode {
+    /// STARTTLS, required, certificate checked.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+    /// Plaintext.
+    None,
+}
+
+impl ConfigType for RelayTlsMode {
+    const TYPE_NAME: &'static str = "string (\"starttls\", \"tls\" or \"none\")";
+}
+
 /// What to do when clamd is down (`[antivirus] on_clamd_down`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -350,6 +412,19 @@ pub fn nameserver_addr(entry: &str) -> Option<SocketAddr> {
         .parse::<SocketAddr>()
         .ok()
         .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// A relay entry: `"host:port"` (`"[IPv6]:port"`) as (host, port).
+pub fn relay_addr(entry: &str) -> Option<(String, u16)> {
+    let (host, port) = entry.trim().rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    let valid = !host.is_empty()
+        && (host.parse::<std::net::IpAddr>().is_ok()
+            || host
+                .split('.')
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')));
+    valid.then(|| (host.to_ascii_lowercase(), port))
 }
 
 /// A blocklist entry: `"zone"` or `"zone=score"`.

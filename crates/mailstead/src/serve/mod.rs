@@ -3,6 +3,7 @@
 //! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
 //! sessions finish their transaction (up to 30 s), flushes the store and exits.
 
+mod queue;
 mod screening;
 pub mod tls;
 
@@ -56,8 +57,9 @@ pub async fn run(data: &DataDir) -> Result<()> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let resolver = screening::resolver(&config)?;
-    let screening = screening::build(&config, resolver).await?;
-    let services = Services::build(&config, store.clone(), screening);
+    let screening = screening::build(&config, resolver.clone()).await?;
+    let (queue, queue_task) = queue::start(data, &config, store.clone(), resolver, shutdown.clone())?;
+    let services = Services::build(&config, store.clone(), screening, queue);
 
     let mut bound = BTreeMap::new();
     let mut listeners = Vec::new();
@@ -94,6 +96,7 @@ pub async fn run(data: &DataDir) -> Result<()> {
     for l in listeners {
         let _ = l.await;
     }
+    let _ = queue_task.await;
     if !mailstead_net::drain(&tasks, DRAIN_DEADLINE).await {
         tracing::warn!(
             "some sessions did not finish within {DRAIN_DEADLINE:?}; their open transactions were not acknowledged"
@@ -157,6 +160,7 @@ impl Services {
         config: &Config,
         store: Arc<dyn Store>,
         screening: mailstead_smtp::screening::Screening,
+        queue: mailstead_queue::QueueHandle,
     ) -> Services {
         let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
         let antivirus = antivirus_scanner(&config.antivirus);
@@ -178,6 +182,7 @@ impl Services {
                 Service::Mx => screening.clone(),
                 Service::Lmtp => Default::default(),
             },
+            queue: queue.clone(),
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
         handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
