@@ -11,11 +11,15 @@ PIDS=()
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -d "$WORK/postfix" ] && postfix -c "$WORK/postfix/conf" stop >/dev/null 2>&1 || true
+  for conf in "$WORK"/*/conf; do
+    [ -f "$conf/master.cf" ] && postfix -c "$conf" stop >/dev/null 2>&1 || true
+  done
   wait 2>/dev/null || true
   if [ "$rc" != 0 ]; then
     echo "---- server log (last 40 lines) ----"; tail -40 "$WORK/serve.log" 2>/dev/null || true
-    [ -f "$WORK/postfix/postfix.log" ] && { echo "---- postfix log ----"; tail -30 "$WORK/postfix/postfix.log"; }
+    for log in "$WORK"/*/postfix.log; do
+      [ -f "$log" ] && { echo "---- $log ----"; tail -30 "$log"; }
+    done
   fi
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
   exit "$rc"
@@ -49,35 +53,30 @@ port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.arg
 # inbox ADDRESS: prints the INBOX messages of an account, separated by a line "=====".
 inbox() { python3 "$(dirname "${BASH_SOURCE[0]}")/mailbox.py" "$DATA" "$1"; }
 
-# A private Postfix instance: postfix_start RELAYHOST_PORT LMTP_DOMAIN LMTP_PORT -> sets PF_PORT.
-postfix_start() {
-  local pf=$WORK/postfix
+# postfix_instance NAME MAIN_CF_LINES: a private Postfix in $WORK/NAME listening on
+# 127.0.0.1:$PF_PORT (sets PF_PORT and PF_DIR). MAIN_CF_LINES are added to a main.cf that
+# already sets the directories, loopback-only networking and the log file.
+postfix_instance() {
+  local pf=$WORK/$1
   mkdir -p "$pf/conf" "$pf/q" "$pf/data"
   chown postfix "$pf/q" "$pf/data"
   PF_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PF_DIR=$pf
   cat >"$pf/conf/main.cf" <<EOF2
 compatibility_level = 3.6
 queue_directory = $pf/q
 data_directory = $pf/data
 mail_owner = postfix
 setgid_group = postdrop
-myhostname = relay.remote.test
-mydomain = remote.test
-myorigin = remote.test
-mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-relayhost = [127.0.0.1]:$1
-transport_maps = inline:{ $2=lmtp:inet:127.0.0.1:$3 }
 mynetworks = 127.0.0.0/8
 maillog_file = $pf/postfix.log
 maillog_file_prefixes = $pf
 alias_maps =
 alias_database =
-local_recipient_maps =
 smtputf8_enable = no
-smtp_tls_security_level = may
-smtp_tls_CAfile = $DATA/tls/cert.pem
+$2
 EOF2
   cat >"$pf/conf/master.cf" <<EOF2
 127.0.0.1:$PF_PORT inet n - n - - smtpd
@@ -97,13 +96,27 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 lmtp      unix  -       -       n       -       -       lmtp
+virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 showq     unix  n       -       n       -       -       showq
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF2
-  postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix did not start: $(tail -5 "$pf/postfix.log")"
+  postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix $1 did not start: $(tail -5 "$pf/postfix.log")"
+}
+
+# A private Postfix relaying to us: postfix_start RELAYHOST_PORT LMTP_DOMAIN LMTP_PORT -> sets PF_PORT.
+postfix_start() {
+  postfix_instance postfix "myhostname = relay.remote.test
+mydomain = remote.test
+myorigin = remote.test
+mydestination =
+relayhost = [127.0.0.1]:$1
+transport_maps = inline:{ $2=lmtp:inet:127.0.0.1:$3 }
+local_recipient_maps =
+smtp_tls_security_level = may
+smtp_tls_CAfile = $DATA/tls/cert.pem"
 }
 
 # wait_for CMD...: retries a command for up to 15 s.
@@ -130,4 +143,46 @@ if n != 1:
     sys.exit(f"no {key} in [{section}]")
 open(path, "w").write(text[:start] + block + text[end:])
 PY
+}
+
+# unbound_start "local-data: '...'" lines: unbound on 127.0.0.1:$DNS_PORT answering the test
+# zone `test.` (and nothing else: it never recurses). Sets DNS_PORT.
+unbound_start() {
+  command -v unbound >/dev/null || fail "unbound is not installed"
+  DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$WORK/unbound.conf" <<EOF2
+server:
+  interface: 127.0.0.1
+  port: $DNS_PORT
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "$WORK"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$WORK/unbound.log"
+  verbosity: 1
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  do-not-query-localhost: no
+  local-zone: "." refuse
+  local-zone: "test." static
+$(sed 's/^/  /' <<<"$1")
+EOF2
+  unbound -c "$WORK/unbound.conf" >"$WORK/unbound.out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    python3 - "$DNS_PORT" <<'PY' && return 0
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00" + struct.pack(">HH", 6, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+try:
+    s.recv(4096)
+except OSError:
+    sys.exit(1)
+PY
+    sleep 0.1
+  done
+  fail "unbound did not start: $(tail -5 "$WORK/unbound.out")"
 }

@@ -230,12 +230,40 @@ pub struct Delivery {
 }
 
 /// The result of a session plus its transcript.
-#[derive(Debug)]
 pub struct SessionReport {
     /// Per-recipient outcomes or the session failure.
     pub result: Result<Delivery, SessionError>,
     /// Commands and replies, one line each (never the message or passwords).
     pub transcript: Vec<String>,
+    /// The open connection, to end with [`Closer::quit`] once the outcome is recorded.
+    pub closer: Option<Closer>,
+}
+
+impl std::fmt::Debug for SessionReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionReport")
+            .field("result", &self.result)
+            .field("transcript", &self.transcript)
+            .finish()
+    }
+}
+
+/// An open session whose outcome is known: recording it comes first, QUIT after, so a crash
+/// in between cannot make us send accepted recipients again.
+pub struct Closer(BufReader<Conn>);
+
+impl Closer {
+    /// Sends QUIT and closes, without waiting long for the reply.
+    pub async fn quit(mut self) {
+        let io = &mut self.0;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            if io.get_mut().write_all(b"QUIT\r\n").await.is_ok() {
+                let _ = read_reply(io, Duration::from_secs(5)).await;
+            }
+            let _ = io.get_mut().shutdown().await;
+        })
+        .await;
+    }
 }
 
 /// The socket, plain or TLS.
@@ -286,17 +314,8 @@ pub async fn deliver(
 ) -> SessionReport {
     let mut session = Session { settings, endpoint, io: None, transcript: Vec::new(), tls: None };
     let result = session.run(envelope).await;
-    if let Some(io) = session.io.as_mut() {
-        // Be polite, but never wait long for it.
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            if io.get_mut().write_all(b"QUIT\r\n").await.is_ok() {
-                let _ = read_reply(io, Duration::from_secs(5)).await;
-            }
-            let _ = io.get_mut().shutdown().await;
-        })
-        .await;
-    }
-    SessionReport { result, transcript: session.transcript }
+    let closer = session.io.take().map(Closer);
+    SessionReport { result, transcript: session.transcript, closer }
 }
 
 struct Session<'a> {

@@ -204,12 +204,16 @@ impl Runner {
                 .push(r);
         }
         let mut forwards = Vec::new();
+        let closers = Mutex::new(Vec::new());
+        let closers = &closers;
         let rounds = by_domain.into_iter().map(|(name, (domain, rcpts))| {
             let data = data.clone();
             async move {
                 match self.store.is_local_domain(domain).await {
                     Ok(true) => self.deliver_locally(message, &rcpts, &data).await,
-                    Ok(false) => (self.deliver_remote(message, &name, &rcpts, &data).await, Vec::new()),
+                    Ok(false) => {
+                        (self.deliver_remote(message, &name, &rcpts, &data, &closers).await, Vec::new())
+                    }
                     Err(e) => (
                         rcpts
                             .iter()
@@ -232,7 +236,13 @@ impl Runner {
         }
         let record = self.record_for(message, &outcomes, &data, now, forwards);
         let counts = (record.updates.len(), record.notices.len());
-        self.store.queue_record(&message.id, record).await?;
+        let recorded = self.store.queue_record(&message.id, record).await;
+        // Only with the outcome durable are the sessions ended: a crash before this point
+        // leaves the remote waiting for our QUIT, not a recipient we forget we delivered.
+        for closer in std::mem::take(&mut *closers.lock().unwrap_or_else(|p| p.into_inner())) {
+            tokio::spawn(closer.quit());
+        }
+        recorded?;
         self.journal_outcomes(message, &outcomes);
         tracing::debug!(queue_id = %message.id, updates = counts.0, notices = counts.1, "queue: round recorded");
         Ok(())
@@ -260,6 +270,7 @@ impl Runner {
         domain: &str,
         rcpts: &[&QueueRecipient],
         data: &MessageData,
+        closers: &Mutex<Vec<client::Closer>>,
     ) -> Vec<(Address, Outcome)> {
         let all =
             |outcome: Outcome| rcpts.iter().map(|r| (r.address.clone(), outcome.clone())).collect::<Vec<_>>();
@@ -308,6 +319,10 @@ impl Runner {
             self.journal_attempt(message, endpoint, &report);
             match report.result {
                 Ok(delivery) => {
+                    // The session stays open until the outcome is recorded (see deliver_message).
+                    if let Some(closer) = report.closer {
+                        closers.lock().unwrap_or_else(|p| p.into_inner()).push(closer);
+                    }
                     return rcpts
                         .iter()
                         .zip(delivery.results)
@@ -315,6 +330,9 @@ impl Runner {
                         .collect();
                 }
                 Err(e) => {
+                    if let Some(closer) = report.closer {
+                        tokio::spawn(closer.quit());
+                    }
                     let next = e.try_next_host();
                     tracing::info!(target: "mail", "{}: {remote}: {}", message.id, e.describe());
                     last_error = Some((e, remote));
