@@ -212,7 +212,7 @@ impl Runner {
                 match self.store.is_local_domain(domain).await {
                     Ok(true) => self.deliver_locally(message, &rcpts, &data).await,
                     Ok(false) => {
-                        (self.deliver_remote(message, &name, &rcpts, &data, &closers).await, Vec::new())
+                        (self.deliver_remote(message, &name, &rcpts, &data, closers).await, Vec::new())
                     }
                     Err(e) => (
                         rcpts
