@@ -16,7 +16,7 @@ postfix_instance remote "myhostname = mx.remote.test
 mydestination =
 virtual_mailbox_domains = remote.test
 virtual_mailbox_base = $WORK/remote/maildir
-virtual_mailbox_maps = inline:{ ok@remote.test=ok/ defer@remote.test=defer/ refuse@remote.test=refuse/ burst@remote.test=burst/ }
+virtual_mailbox_maps = inline:{ ok@remote.test=ok/ defer@remote.test=defer/ refuse@remote.test=refuse/ burst@remote.test=burst/ hidden@remote.test=hidden/ }
 virtual_uid_maps = static:$PF_UID
 virtual_gid_maps = static:$PF_GID
 virtual_minimum_uid = 1
@@ -109,6 +109,21 @@ wait_for sh -c "[ \$(find '$WORK/relay/maildir/carol/new' -type f 2>/dev/null | 
   || fail "the smart host did not receive mail for relayed.test"
 ok "mail for relayed.test goes through the smart host"
 
+# sendmail, as applications call it: the binary under the name `sendmail`, -t with Bcc.
+ln -s "$MS" "$WORK/sendmail"
+printf 'From: App <app@example.test>\nTo: alice@example.test, ok@remote.test\nBcc: hidden@remote.test\nSubject: from sendmail -t\n\n.leading dot stays\nbye\n' \
+  | MAILSTEAD_DATA="$DATA" "$WORK/sendmail" -t -i -f app@example.test || fail "sendmail -t exited $?"
+wait_for sh -c "python3 tests/interop/mailbox.py '$DATA' alice@example.test | grep -q 'from sendmail -t'" \
+  || fail "sendmail: local copy not delivered"
+wait_for sh -c "[ \$(find '$WORK/remote/maildir/hidden/new' -type f 2>/dev/null | wc -l) -ge 1 ]" || fail "sendmail: Bcc recipient"
+grep -q "Bcc:" "$WORK"/remote/maildir/hidden/new/* && fail "sendmail -t left the Bcc header in"
+grep -q "^\.leading dot stays" "$WORK"/remote/maildir/hidden/new/* || fail "sendmail -i: dot line"
+python3 tests/interop/mailbox.py "$DATA" alice@example.test | grep -q "^Message-ID: <" || fail "sendmail: no Message-ID added"
+ok "sendmail -t -i (invoked as sendmail): local and remote recipients, Bcc removed, Message-ID added"
+out=$(printf 'Subject: x\n\nx\n' | "$MS" sendmail --data "$DATA" 2>&1) && fail "sendmail without recipients succeeded"
+[ $? -ne 0 ] && grep -q "no recipients" <<<"$out" || fail "sendmail without recipients: $out"
+ok "sendmail without recipients: usage error"
+
 # kill -9 in the middle of delivering a burst: every message reaches the remote after the
 # restart. The remote is down while the burst is queued, then comes back, and the server is
 # killed once the first copies have arrived.
@@ -141,3 +156,11 @@ unique=$(grep -h "^Subject: burst" "$WORK"/remote/maildir/burst/new/* | sort -u 
 # whose 250 we had read is recorded before the session ends, so it is never sent twice.
 [ $((got - unique)) -le 4 ] || fail "$((got - unique)) copies sent twice: more than the sessions open at the kill"
 ok "kill -9 during delivery ($sent_before of $N out before the kill): all $N arrived, $((got - unique)) sent twice (sessions in flight)"
+
+kill "$MS_PID"; wait "$MS_PID" 2>/dev/null || true
+set +e
+printf 'Subject: x\n\nx\n' | "$MS" sendmail --data "$DATA" alice@example.test 2>"$WORK/sendmail.err"
+rc=$?
+set -e
+[ "$rc" -eq 75 ] && grep -q "is \`mailstead serve\` running" "$WORK/sendmail.err" || fail "sendmail with the server down: exit $rc, $(cat "$WORK/sendmail.err")"
+ok "sendmail with the server down: exit 75 (try later) and a clear message"

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod datadir;
+mod local_submit;
 mod logging;
 mod serve;
 
@@ -14,6 +15,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Invoked as `sendmail` (a symlink), or as `mailstead sendmail`: Sendmail's own command
+    // line, which clap cannot describe (-oi, -fADDR, recipients mixed with options).
+    let args: Vec<String> = std::env::args().collect();
+    let invoked_as = args.first().and_then(|a| std::path::Path::new(a).file_name()).and_then(|n| n.to_str());
+    if invoked_as == Some("sendmail") {
+        return commands::sendmail::main(&args[1..]);
+    }
+    if args.get(1).map(String::as_str) == Some("sendmail") {
+        return commands::sendmail::main(&args[2..]);
+    }
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

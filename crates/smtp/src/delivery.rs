@@ -58,8 +58,8 @@ impl Driver<'_> {
             }
         }
         let message = screened.cleaned.take().unwrap_or(message);
-        // The classifier's tokens, once for all recipient accounts.
-        let tokens = screened.report.is_some().then(|| bayes::tokens(&message));
+        // The classifier's tokens: made when the first trained account needs them.
+        let mut tokens = None;
         let single = if envelope.recipients.len() == 1 {
             envelope.recipients.first().map(|r| &r.address)
         } else {
@@ -91,8 +91,9 @@ impl Driver<'_> {
                 let index = match copy_of_account.iter().position(|id| *id == account.id) {
                     Some(i) => i,
                     None => {
-                        let verdict =
-                            self.account_verdict(&screened, account.id, envelope, tokens.as_ref()).await;
+                        let verdict = self
+                            .account_verdict(&screened, account.id, envelope, &message, &mut tokens)
+                            .await;
                         let mailbox = if verdict.junk {
                             self.junk_mailbox(account.id).await
                         } else {
@@ -285,32 +286,45 @@ impl Driver<'_> {
     }
 
     /// The spam decision for one recipient account: the message-wide report plus the
-    /// account's own rules.
+    /// account's own rules. The message is tokenized only for an account whose classifier is
+    /// trained, and at most once (`tokens`).
     async fn account_verdict(
         &self,
         screened: &Screened,
         account: i64,
         envelope: &Envelope,
-        tokens: Option<&bayes::Tokens>,
+        message: &[u8],
+        tokens: &mut Option<bayes::Tokens>,
     ) -> AccountVerdict {
         let spam = self.server.config.screening.spam.as_deref();
         let mut hits = Vec::new();
-        if let (Some(_), Some(tokens)) = (spam, tokens) {
+        if spam.is_some() {
             let store = self.server.store.as_ref();
-            match bayes::classify(store, account, tokens).await {
-                Ok(p) => hits.extend(spam_rules::account::bayes_hit(p)),
+            let trained = match store.spam_counts(account, Vec::new()).await {
+                Ok(t) => t.spam_messages >= bayes::MIN_TRAINED && t.ham_messages >= bayes::MIN_TRAINED,
                 Err(e) => {
-                    tracing::warn!(account, error = %e, "spam classifier unavailable; scoring without it")
+                    tracing::warn!(account, error = %e, "spam classifier unavailable; scoring without it");
+                    false
+                }
+            };
+            if trained {
+                let tokens = tokens.get_or_insert_with(|| bayes::tokens(message));
+                match bayes::classify(store, account, tokens).await {
+                    Ok(p) => hits.extend(spam_rules::account::bayes_hit(p)),
+                    Err(e) => {
+                        tracing::warn!(account, error = %e, "spam classifier unavailable; scoring without it")
+                    }
                 }
             }
             // Only an authenticated From address can be vouched for: DMARC passed for it, or
             // SPF passed for an envelope sender that is the same address.
             let envelope_sender = envelope.sender.as_ref().map(|s| s.normalized());
-            if let Some(from) = tokens.sender()
-                && (screened.dmarc_pass || (screened.spf_pass && envelope_sender.as_deref() == Some(from)))
-                && bayes::known_correspondent(store, account, from).await.unwrap_or(false)
+            let from = (screened.dmarc_pass || screened.spf_pass).then(|| header_from(message)).flatten();
+            if let Some(from) = from
+                && (screened.dmarc_pass || envelope_sender.as_deref() == Some(from.as_str()))
+                && bayes::known_correspondent(store, account, &from).await.unwrap_or(false)
             {
-                hits.push(spam_rules::account::known_correspondent_hit(from));
+                hits.push(spam_rules::account::known_correspondent_hit(&from));
             }
         }
         screened.for_account(spam, hits)
@@ -379,4 +393,14 @@ fn record_failure(txn: &mut Transaction, e: &StoreError, address: Option<String>
         address,
         serde_json::json!({ "error": e.to_string() }),
     ));
+}
+
+/// The normalised address of the message's `From:` field.
+fn header_from(message: &[u8]) -> Option<String> {
+    let value = crate::headers::first_header(message, "from")?;
+    let address = match (value.rfind('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.as_str(),
+    };
+    bayes::tokenize::normalize_address(address)
 }

@@ -5,6 +5,7 @@ mod check_config;
 mod directory;
 mod init;
 pub mod queue;
+pub mod sendmail;
 pub mod spam;
 mod trace;
 

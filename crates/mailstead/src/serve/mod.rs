@@ -3,6 +3,7 @@
 //! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
 //! sessions finish their transaction (up to 30 s), flushes the store and exits.
 
+mod local_submit;
 mod queue;
 mod screening;
 pub mod tls;
@@ -59,6 +60,16 @@ pub async fn run(data: &DataDir) -> Result<()> {
     let resolver = screening::resolver(&config)?;
     let screening = screening::build(&config, resolver.clone()).await?;
     let (queue, queue_task) = queue::start(data, &config, store.clone(), resolver, shutdown.clone())?;
+    let submit_task = local_submit::start(
+        &data.run_dir(),
+        local_submit::LocalSubmit {
+            store: store.clone(),
+            queue: queue.clone(),
+            hostname: config.server.hostname.clone(),
+            max_size: config.limits.max_message_size as usize,
+        },
+        shutdown.clone(),
+    )?;
     let services = Services::build(&config, store.clone(), screening, queue);
 
     let mut bound = BTreeMap::new();
@@ -97,6 +108,7 @@ pub async fn run(data: &DataDir) -> Result<()> {
         let _ = l.await;
     }
     let _ = queue_task.await;
+    let _ = submit_task.await;
     if !mailstead_net::drain(&tasks, DRAIN_DEADLINE).await {
         tracing::warn!(
             "some sessions did not finish within {DRAIN_DEADLINE:?}; their open transactions were not acknowledged"
