@@ -1,9 +1,11 @@
 //! `mailstead serve`: the composition root. Loads the config, takes the data directory's lock,
-//! opens the store (running crash recovery), loads TLS, binds every enabled listener that has
-//! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
-//! sessions finish their transaction (up to 30 s), flushes the store and exits.
+//! opens the store (running crash recovery), loads TLS, makes missing DKIM keys, binds every
+//! enabled listener that has a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT
+//! stops accepting, lets sessions finish their transaction (up to 30 s), flushes the store and
+//! exits.
 
 mod screening;
+mod submission;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -57,7 +59,8 @@ pub async fn run(data: &DataDir) -> Result<()> {
     let tasks = TaskTracker::new();
     let resolver = screening::resolver(&config)?;
     let screening = screening::build(&config, resolver).await?;
-    let services = Services::build(&config, store.clone(), screening);
+    let signer = submission::signer(&config, data, &store).await?;
+    let services = Services::build(&config, store.clone(), screening, signer);
 
     let mut bound = BTreeMap::new();
     let mut listeners = Vec::new();
@@ -157,6 +160,7 @@ impl Services {
         config: &Config,
         store: Arc<dyn Store>,
         screening: mailstead_smtp::screening::Screening,
+        signer: Option<Arc<mailstead_filter::dkim::Signer>>,
     ) -> Services {
         let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
         let antivirus = antivirus_scanner(&config.antivirus);
@@ -171,13 +175,14 @@ impl Services {
             plus_separator: config.delivery.plus_separator(),
             greet_delay: match service {
                 Service::Mx => Duration::from_millis(config.smtp.greet_delay_ms),
-                Service::Lmtp => Duration::ZERO,
+                Service::Lmtp | Service::Submission => Duration::ZERO,
             },
             antivirus: antivirus.clone(),
             screening: match service {
                 Service::Mx => screening.clone(),
-                Service::Lmtp => Default::default(),
+                Service::Lmtp | Service::Submission => Default::default(),
             },
+            submission: None,
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
         handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
@@ -191,6 +196,14 @@ impl Services {
                 ..AuthLimits::default()
             },
         );
+        // One submission server for 587 and 465: both share the hourly limits and history.
+        let submit = SmtpConfig {
+            submission: Some(submission::build(config, auth.clone(), signer)),
+            ..smtp(Service::Submission)
+        };
+        let submit = Arc::new(SmtpServer::new(submit, store.clone()));
+        handlers.insert("submission", submit.clone());
+        handlers.insert("submissions", submit);
         // One POP3 server for both listeners: the maildrop lock must cover 110 and 995 together.
         let pop3 = Arc::new(Pop3Server::new(
             Pop3Config {
