@@ -146,7 +146,7 @@ impl Driver<'_> {
         match decision {
             Ok(()) => Verdict::Accept,
             Err(reply) => {
-                tracing::info!(target: "mail", "{}: reject MAIL from {}: {reply}", self.txn_id(), self.peer.ip());
+                tracing::info!(target: "mail", "{}: reject MAIL from {}: {}", self.txn_id(), self.peer.ip(), reply.to_string().trim_end());
                 if let Some(txn) = self.txn.take() {
                     self.write_journal(txn);
                 }
