@@ -98,12 +98,17 @@ pub fn verdict(events: &[Event]) -> String {
             text(failed[0], "error")
         );
     }
-    if !delivered.is_empty() {
-        let mut s = format!("delivered to {}", delivered.join(", "));
-        if !rejected.is_empty() {
-            s.push_str(&format!("; refused for {}", rejected.join(", ")));
+    let queued = queued(events);
+    if !delivered.is_empty() || queued.is_some() {
+        let mut parts = Vec::new();
+        if !delivered.is_empty() {
+            parts.push(format!("delivered to {}", delivered.join(", ")));
         }
-        return s;
+        parts.extend(queued);
+        if !rejected.is_empty() {
+            parts.push(format!("refused for {}", rejected.join(", ")));
+        }
+        return parts.join("; ");
     }
     if !rejected.is_empty() {
         return format!(
@@ -128,6 +133,24 @@ pub fn verdict(events: &[Event]) -> String {
     "received, no delivery recorded".into()
 }
 
+/// What the outbound queue got of a submitted message: queued, or held for review.
+fn queued(events: &[Event]) -> Option<String> {
+    let e = events.iter().find(|e| e.kind == "queue.enqueue")?;
+    let to: Vec<&str> = e.data.get("to")?.as_array()?.iter().filter_map(|t| t.as_str()).collect();
+    let to = to.join(", ");
+    if e.data.get("held").and_then(|v| v.as_bool()) != Some(true) {
+        return Some(format!("queued for {to}"));
+    }
+    let score = events
+        .iter()
+        .find(|e| e.kind == "outbound.score")
+        .and_then(|e| e.data.get("score")?.as_f64())
+        .map(|s| format!(" (outbound spam score {s:.1})"))
+        .unwrap_or_default();
+    let id = e.queue_id.as_ref().map(|q| q.to_string()).unwrap_or_default();
+    Some(format!("held for review{score}, not sent to {to}; send it with `mailstead queue retry {id}`"))
+}
+
 /// Why a copy went to Junk: the account's spam score, or DMARC quarantine.
 fn junk_reason(events: &[Event], to: &str) -> String {
     let Some(spam) =
@@ -141,5 +164,41 @@ fn junk_reason(events: &[Event], to: &str) -> String {
     match spam.data.get("score").and_then(|v| v.as_f64()) {
         Some(score) => format!(": spam score {score:.1}"),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, data: serde_json::Value) -> Event {
+        Event {
+            ts_ms: 0,
+            queue_id: QueueId::parse("0193a1b2c3d4e5f60718"),
+            message_id: None,
+            address: None,
+            kind: kind.into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn submitted_mail_is_delivered_here_and_queued_or_held() {
+        let local =
+            event("delivery.local", serde_json::json!({ "to": "bob@example.test", "mailbox": "INBOX" }));
+        let queued =
+            event("queue.enqueue", serde_json::json!({ "to": ["carol@remote.test"], "held": false }));
+        let data = event("smtp.data", serde_json::json!({ "replies": ["250 2.0.0 Ok"] }));
+        assert_eq!(
+            verdict(&[local.clone(), queued, data.clone()]),
+            "delivered to bob@example.test; queued for carol@remote.test"
+        );
+        let held = event("queue.enqueue", serde_json::json!({ "to": ["carol@remote.test"], "held": true }));
+        let score = event("outbound.score", serde_json::json!({ "score": 1000.0, "verdict": "hold" }));
+        assert_eq!(
+            verdict(&[score, held, data]),
+            "held for review (outbound spam score 1000.0), not sent to carol@remote.test; send it with \
+             `mailstead queue retry 0193a1b2c3d4e5f60718`"
+        );
     }
 }
