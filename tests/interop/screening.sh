@@ -16,23 +16,7 @@ pub=$(openssl rsa -in "$WORK/dkim.pem" -pubout -outform DER 2>/dev/null | base64
 txt_strings() { python3 -c 'import sys; v=sys.argv[1]; print(" ".join("\""+v[i:i+250]+"\"" for i in range(0,len(v),250)))' "$1"; }
 dkim_txt=$(txt_strings "v=DKIM1; k=rsa; p=$pub")
 
-DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$WORK/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $DNS_PORT
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: ""
-  use-syslog: no
-  logfile: "$WORK/unbound.log"
-  verbosity: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
-  do-not-query-localhost: no
-  local-zone: "test." static
+dns_start <<EOF
   local-data: 'pass.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
   local-data: '_dmarc.pass.test. TXT "v=DMARC1; p=reject"'
   local-data: 'sel._domainkey.pass.test. TXT $dkim_txt'
@@ -48,21 +32,6 @@ server:
   local-data: '2.0.0.127.refusing.test. A 127.255.255.254'
   local-data: 'spammy-link.test.dbl.test. A 127.0.1.2'
 EOF
-unbound -c "$WORK/unbound.conf" >"$WORK/unbound.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  python3 - "$DNS_PORT" <<'PY' && break
-import socket, struct, sys
-q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04pass\x04test\x00" + struct.pack(">HH", 16, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
-try:
-    s.recv(4096)
-except OSError:
-    sys.exit(1)
-PY
-  sleep 0.1
-done
 ok "unbound serving the test zone on port $DNS_PORT"
 
 ms_init
