@@ -119,6 +119,50 @@ smtp_tls_security_level = may
 smtp_tls_CAfile = $DATA/tls/cert.pem"
 }
 
+# dns_start: unbound as the only DNS server of the test: the `local-data:` lines on standard
+# input are the whole "test." zone (other names under test. are NXDOMAIN), nothing is resolved
+# recursively. Sets DNS_PORT (UDP and TCP on 127.0.0.1).
+dns_start() {
+  DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  {
+    cat <<EOF2
+server:
+  interface: 127.0.0.1
+  port: $DNS_PORT
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "$WORK"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$WORK/unbound.log"
+  verbosity: 1
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  do-not-query-localhost: no
+  local-zone: "." refuse
+  local-zone: "test." static
+EOF2
+    cat
+  } >"$WORK/unbound.conf"
+  unbound -c "$WORK/unbound.conf" >"$WORK/unbound.out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    python3 - "$DNS_PORT" <<'PY' && return 0
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00" + struct.pack(">HH", 6, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+try:
+    s.recv(4096)
+except OSError:
+    sys.exit(1)
+PY
+    sleep 0.1
+  done
+  fail "unbound did not start: $(cat "$WORK/unbound.out")"
+}
+
 # wait_for CMD...: retries a command for up to 15 s.
 wait_for() {
   for _ in $(seq 150); do
@@ -143,46 +187,4 @@ if n != 1:
     sys.exit(f"no {key} in [{section}]")
 open(path, "w").write(text[:start] + block + text[end:])
 PY
-}
-
-# unbound_start "local-data: '...'" lines: unbound on 127.0.0.1:$DNS_PORT answering the test
-# zone `test.` (and nothing else: it never recurses). Sets DNS_PORT.
-unbound_start() {
-  command -v unbound >/dev/null || fail "unbound is not installed"
-  DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cat >"$WORK/unbound.conf" <<EOF2
-server:
-  interface: 127.0.0.1
-  port: $DNS_PORT
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: ""
-  use-syslog: no
-  logfile: "$WORK/unbound.log"
-  verbosity: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
-  do-not-query-localhost: no
-  local-zone: "." refuse
-  local-zone: "test." static
-$(sed 's/^/  /' <<<"$1")
-EOF2
-  unbound -c "$WORK/unbound.conf" >"$WORK/unbound.out" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do
-    python3 - "$DNS_PORT" <<'PY' && return 0
-import socket, struct, sys
-q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00" + struct.pack(">HH", 6, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
-try:
-    s.recv(4096)
-except OSError:
-    sys.exit(1)
-PY
-    sleep 0.1
-  done
-  fail "unbound did not start: $(tail -5 "$WORK/unbound.out")"
 }

@@ -43,10 +43,11 @@ RELAY_PORT=$PF_PORT
 mkdir -p "$WORK/relay/maildir"; chown postfix "$WORK/relay/maildir"
 ok "Postfix smart host on port $RELAY_PORT"
 
-unbound_start "
-local-data: 'remote.test. MX 10 mx.remote.test.'
-local-data: 'mx.remote.test. A 127.0.0.1'
-local-data: 'nullmx.test. MX 0 .'"
+dns_start <<EOF
+  local-data: 'remote.test. MX 10 mx.remote.test.'
+  local-data: 'mx.remote.test. A 127.0.0.1'
+  local-data: 'nullmx.test. MX 0 .'
+EOF
 
 ms_init
 echo "pw-alice-1" | "$MS" account add alice@example.test --password-stdin --data "$DATA" >/dev/null

@@ -16,21 +16,22 @@ pub=$(openssl rsa -in "$WORK/dkim.pem" -pubout -outform DER 2>/dev/null | base64
 txt_strings() { python3 -c 'import sys; v=sys.argv[1]; print(" ".join("\""+v[i:i+250]+"\"" for i in range(0,len(v),250)))' "$1"; }
 dkim_txt=$(txt_strings "v=DKIM1; k=rsa; p=$pub")
 
-unbound_start "
-local-data: 'pass.test. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"'
-local-data: '_dmarc.pass.test. TXT \"v=DMARC1; p=reject\"'
-local-data: 'sel._domainkey.pass.test. TXT $dkim_txt'
-local-data: 'dkimonly.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"'
-local-data: '_dmarc.dkimonly.test. TXT \"v=DMARC1; p=reject\"'
-local-data: 'sel._domainkey.dkimonly.test. TXT $dkim_txt'
-local-data: 'forged.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"'
-local-data: '_dmarc.forged.test. TXT \"v=DMARC1; p=reject\"'
-local-data: 'quar.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"'
-local-data: '_dmarc.quar.test. TXT \"v=DMARC1; p=quarantine\"'
-local-data: 'lists.test. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"'
-local-data: '2.0.0.127.bl.test. A 127.0.0.2'
-local-data: '2.0.0.127.refusing.test. A 127.255.255.254'
-local-data: 'spammy-link.test.dbl.test. A 127.0.1.2'"
+dns_start <<EOF
+  local-data: 'pass.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+  local-data: '_dmarc.pass.test. TXT "v=DMARC1; p=reject"'
+  local-data: 'sel._domainkey.pass.test. TXT $dkim_txt'
+  local-data: 'dkimonly.test. TXT "v=spf1 ip4:192.0.2.1 -all"'
+  local-data: '_dmarc.dkimonly.test. TXT "v=DMARC1; p=reject"'
+  local-data: 'sel._domainkey.dkimonly.test. TXT $dkim_txt'
+  local-data: 'forged.test. TXT "v=spf1 ip4:192.0.2.1 -all"'
+  local-data: '_dmarc.forged.test. TXT "v=DMARC1; p=reject"'
+  local-data: 'quar.test. TXT "v=spf1 ip4:192.0.2.1 -all"'
+  local-data: '_dmarc.quar.test. TXT "v=DMARC1; p=quarantine"'
+  local-data: 'lists.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+  local-data: '2.0.0.127.bl.test. A 127.0.0.2'
+  local-data: '2.0.0.127.refusing.test. A 127.255.255.254'
+  local-data: 'spammy-link.test.dbl.test. A 127.0.1.2'
+EOF
 ok "unbound serving the test zone on port $DNS_PORT"
 
 ms_init

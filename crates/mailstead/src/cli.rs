@@ -62,6 +62,13 @@ pub enum Command {
         #[command(subcommand)]
         action: AliasAction,
     },
+    /// Print the DNS records to publish for each local domain (MX, SPF, DKIM, DMARC) in zone-file
+    /// syntax; makes the DKIM keys of a domain that has none.
+    Dns {
+        /// Only this domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
     /// Train an account's spam classifier, or show what it has learned.
     Spam {
         #[command(subcommand)]

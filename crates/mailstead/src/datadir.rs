@@ -33,6 +33,11 @@ impl DataDir {
         self.root.join("tls")
     }
 
+    /// The DKIM signing keys, one directory per domain (only the signer reads them).
+    pub fn dkim_dir(&self) -> PathBuf {
+        self.root.join("dkim")
+    }
+
     /// Runtime files: the lock and `ports.json`.
     pub fn run_dir(&self) -> PathBuf {
         self.root.join("run")

@@ -5,7 +5,7 @@
 
 use mailstead_filter::bayes;
 use mailstead_filter::spam as spam_rules;
-use mailstead_proto::smtp::{Envelope, Reply};
+use mailstead_proto::smtp::{Envelope, Recipient, Reply};
 use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
 use mailstead_store::{StoreError, StoreErrorKind};
 use mailstead_types::QueueId;
@@ -24,6 +24,25 @@ pub fn event(queue_id: &QueueId, kind: &str, address: Option<String>, data: serd
     Event { ts_ms, queue_id: Some(queue_id.clone()), message_id: None, address, kind: kind.into(), data }
 }
 
+/// The `smtp.data` event: the end of the message and the replies it got. It alone carries the
+/// Message-ID (see [`Driver::write_journal`]).
+pub(crate) fn data_event(
+    queue_id: &QueueId,
+    message: &[u8],
+    message_id: Option<String>,
+    envelope: &Envelope,
+    replies: &[Reply],
+) -> Event {
+    let replies: Vec<String> = replies.iter().map(|r| r.to_string().trim_end().to_string()).collect();
+    let data = serde_json::json!({
+        "size": message.len(),
+        "message_id": message_id,
+        "recipients": envelope.recipients.len(),
+        "replies": replies,
+    });
+    Event { message_id, ..event(queue_id, "smtp.data", None, data) }
+}
+
 /// The reply for a failed store write.
 fn failure_reply(e: &StoreError) -> Reply {
     match e.kind {
@@ -32,6 +51,22 @@ fn failure_reply(e: &StoreError) -> Reply {
         StoreErrorKind::NotFound => Reply::new(550, "5.1.1", "Mailbox unavailable"),
         _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
     }
+}
+
+/// What [`Driver::store_copies`] stores.
+pub(crate) struct LocalCopies<'a> {
+    /// The recipients to deliver to (each resolved to local accounts in the transaction).
+    pub recipients: &'a [Recipient],
+    /// The envelope sender, for `Return-Path:`.
+    pub sender: Option<&'a mailstead_types::Address>,
+    /// The `Received:` field every copy gets.
+    pub received: &'a str,
+    /// The message as received (after screening's clean-up).
+    pub message: &'a [u8],
+    /// Screening's verdicts (default for mail that is not screened).
+    pub screened: &'a Screened,
+    /// Seconds since the epoch (internal date).
+    pub now: i64,
 }
 
 impl Driver<'_> {
@@ -58,32 +93,112 @@ impl Driver<'_> {
             }
         }
         let message = screened.cleaned.take().unwrap_or(message);
+        let received = self.received_field(envelope, &txn.queue_id, now);
+        let message_id = crate::headers::first_header(&message, "message-id");
+        let accounts_of: Vec<String> = txn
+            .resolutions
+            .values()
+            .flat_map(|r| r.local.iter().map(|a| a.address.to_string()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // Recipients with local accounts get their copies; alias targets outside our domains
+        // get one copy on the outbound queue, under this transaction's queue id. Both are
+        // durable before the reply.
+        let resolution = |r: &Recipient| txn.resolutions.get(&r.address.normalized());
+        let local: Vec<Recipient> = envelope
+            .recipients
+            .iter()
+            .filter(|r| resolution(r).is_some_and(|res| !res.local.is_empty()))
+            .cloned()
+            .collect();
+        let mut forward_to: Vec<mailstead_types::Address> = Vec::new();
+        for target in envelope.recipients.iter().filter_map(resolution).flat_map(|res| res.remote.iter()) {
+            if !forward_to.contains(target) {
+                forward_to.push(target.clone());
+            }
+        }
+        let local_replies = if local.is_empty() {
+            Vec::new()
+        } else {
+            let copies = LocalCopies {
+                recipients: &local,
+                sender: envelope.sender.as_ref(),
+                received: &received,
+                message: &message,
+                screened: &screened,
+                now,
+            };
+            self.store_copies(&mut txn, copies).await
+        };
+        let mut per_rcpt: Vec<Reply> = envelope
+            .recipients
+            .iter()
+            .map(|r| match local.iter().position(|l| l.address == r.address) {
+                Some(i) => {
+                    local_replies.get(i).cloned().unwrap_or_else(|| Reply::new(451, "4.3.0", "Local error"))
+                }
+                None => {
+                    Reply::new(250, "2.1.5", format!("<{}> Ok: forwarded as {}", r.address, txn.queue_id))
+                }
+            })
+            .collect();
+        if !forward_to.is_empty()
+            && per_rcpt.iter().all(|r| r.code == 250)
+            && let Err(e) = self.forward(&mut txn, envelope, &forward_to, &received, &message, now).await
+        {
+            tracing::warn!(target: "mail", "{}: forward not queued, sender asked to retry: {e}", txn.queue_id);
+            record_failure(&mut txn, &e, None);
+            per_rcpt = vec![failure_reply(&e); envelope.recipients.len()];
+        }
+        let queue_id = txn.queue_id.clone();
+        let replies = if lmtp {
+            per_rcpt
+        } else if per_rcpt.iter().all(|r| r.code == 250) {
+            vec![Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}"))]
+        } else {
+            // SMTP has one reply after DATA: ask to retry all rather than lose some.
+            // The copies that were stored make duplicates on retry; per-account
+            // failures (a full mailbox) are rare since RCPT already checked quota.
+            per_rcpt.into_iter().find(|r| r.code != 250).into_iter().collect()
+        };
+        tracing::info!(
+            target: "mail",
+            "{queue_id}: from=<{}>, size={}, nrcpt={}, client={}[{}], tls={}, accounts={}, message-id={}, reply={}",
+            envelope.sender.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            message.len(),
+            envelope.recipients.len(),
+            envelope.helo,
+            self.peer.ip(),
+            self.tls.as_ref().map(|t| t.version.as_str()).unwrap_or("none"),
+            accounts_of.join(","),
+            message_id.as_deref().unwrap_or("-"),
+            replies.first().map(|r| r.code).unwrap_or(0),
+        );
+        txn.events.push(data_event(&queue_id, &message, message_id, envelope, &replies));
+        self.write_journal(txn);
+        replies
+    }
+
+    /// Stores one copy per distinct account of `copies.recipients` (each with `Return-Path:`,
+    /// `Delivered-To:`, its spam verdict and the shared `Received:`) in one transaction, and
+    /// returns one reply per recipient: `250` when all its copies are durable, else the
+    /// failure. Recipients must have local accounts in `txn.resolutions`.
+    pub(crate) async fn store_copies(
+        &mut self,
+        txn: &mut Transaction,
+        copies: LocalCopies<'_>,
+    ) -> Vec<Reply> {
+        let LocalCopies { recipients, sender, received, message, screened, now } = copies;
         // The classifier's tokens: made when the first trained account needs them.
         let mut tokens = None;
-        let single = if envelope.recipients.len() == 1 {
-            envelope.recipients.first().map(|r| &r.address)
-        } else {
-            None
-        };
-        let received = received::received(&ReceivedInfo {
-            helo: &envelope.helo,
-            peer: self.peer.ip(),
-            hostname: &config.hostname,
-            protocol: received::protocol(lmtp, true, self.tls.is_some(), envelope.auth_user.is_some()),
-            queue_id: &txn.queue_id,
-            tls: self.tls.as_ref(),
-            single_recipient: single,
-            now,
-        });
-        let message_id = crate::headers::first_header(&message, "message-id");
-        let return_path = received::return_path(envelope.sender.as_ref());
-
+        let return_path = received::return_path(sender);
         // One copy per distinct account; `owners[i]` lists the copies recipient i needs.
         let mut items: Vec<(NewMessage, AppendTarget)> = Vec::new();
         let mut copy_of_account: Vec<i64> = Vec::new();
         let mut mailboxes: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
-        for rcpt in &envelope.recipients {
+        for rcpt in recipients {
             let mut mine = Vec::new();
             let accounts =
                 txn.resolutions.get(&rcpt.address.normalized()).map(|r| r.local.clone()).unwrap_or_default();
@@ -91,9 +206,8 @@ impl Driver<'_> {
                 let index = match copy_of_account.iter().position(|id| *id == account.id) {
                     Some(i) => i,
                     None => {
-                        let verdict = self
-                            .account_verdict(&screened, account.id, envelope, &message, &mut tokens)
-                            .await;
+                        let verdict =
+                            self.account_verdict(screened, account.id, sender, message, &mut tokens).await;
                         let mailbox = if verdict.junk {
                             self.junk_mailbox(account.id).await
                         } else {
@@ -108,7 +222,7 @@ impl Driver<'_> {
                         data.extend_from_slice(verdict.headers.as_bytes());
                         data.extend_from_slice(auth_header.as_bytes());
                         data.extend_from_slice(received.as_bytes());
-                        data.extend_from_slice(&message);
+                        data.extend_from_slice(message);
                         let new = NewMessage {
                             data: MessageData::from(data),
                             internal_date: now,
@@ -133,86 +247,23 @@ impl Driver<'_> {
             }
             owners.push(mine);
         }
-        let accounts_of: Vec<String> = txn
-            .resolutions
-            .values()
-            .flat_map(|r| r.local.iter().map(|a| a.address.to_string()))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
 
-        // Alias targets outside our domains: one copy on the outbound queue, under this
-        // transaction's queue id, durable before the reply like the local copies.
-        let mut forward_to: Vec<mailstead_types::Address> = Vec::new();
-        for rcpt in &envelope.recipients {
-            for target in
-                txn.resolutions.get(&rcpt.address.normalized()).map(|r| r.remote.as_slice()).unwrap_or(&[])
-            {
-                if !forward_to.contains(target) {
-                    forward_to.push(target.clone());
-                }
-            }
-        }
-        let outcome = if items.is_empty() && forward_to.is_empty() {
+        let outcome = if items.is_empty() {
             Err(StoreError::new(StoreErrorKind::NotFound, "no local account to deliver to"))
-        } else if items.is_empty() {
-            Ok(Vec::new())
         } else {
             self.server.store.append_each(items).await
         };
-        let outcome = match outcome {
-            Ok(results) if !forward_to.is_empty() => {
-                let mut data = Vec::with_capacity(received.len() + message.len());
-                data.extend_from_slice(received.as_bytes());
-                data.extend_from_slice(&message);
-                let queued = mailstead_store::model::NewQueued {
-                    id: txn.queue_id.clone(),
-                    sender: envelope.sender.clone(),
-                    recipients: forward_to
-                        .iter()
-                        .map(|a| mailstead_store::model::NewRecipient {
-                            address: a.clone(),
-                            orcpt: None,
-                            notify: None,
-                        })
-                        .collect(),
-                    envid: envelope.mail_params.envid.clone(),
-                    ret: envelope.mail_params.ret.map(|r| format!("{r:?}").to_ascii_uppercase()),
-                    auth_user: None,
-                    held: false,
-                    data: MessageData::from(data),
-                    created: now,
-                };
-                match self.server.store.enqueue(queued).await {
-                    Ok(()) => {
-                        let to: Vec<String> = forward_to.iter().map(|a| a.to_string()).collect();
-                        tracing::info!(target: "mail", "{}: forwarded to {} (queued)", txn.queue_id, to.join(", "));
-                        txn.events.push(event(
-                            &txn.queue_id,
-                            "forward.queued",
-                            None,
-                            serde_json::json!({ "to": to }),
-                        ));
-                        config.queue.wake();
-                        Ok(results)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            other => other,
-        };
 
         let queue_id = txn.queue_id.clone();
-        let replies = match outcome {
+        match outcome {
             Err(e) => {
                 tracing::warn!(target: "mail", "{queue_id}: delivery failed, sender asked to retry: {e}");
-                record_failure(&mut txn, &e, None);
-                let reply = failure_reply(&e);
-                vec![reply; if lmtp { envelope.recipients.len() } else { 1 }]
+                record_failure(txn, &e, None);
+                vec![failure_reply(&e); recipients.len()]
             }
             Ok(results) => {
-                let mut per_rcpt = Vec::with_capacity(envelope.recipients.len());
-                for (rcpt, copies) in envelope.recipients.iter().zip(&owners) {
+                let mut per_rcpt = Vec::with_capacity(recipients.len());
+                for (rcpt, copies) in recipients.iter().zip(&owners) {
                     let failed =
                         copies.iter().filter_map(|i| results.get(*i).and_then(|r| r.as_ref().err())).next();
                     match failed {
@@ -238,51 +289,54 @@ impl Driver<'_> {
                         }
                         Some(e) => {
                             tracing::warn!(target: "mail", "{queue_id}: to=<{}>, status=deferred ({e})", rcpt.address);
-                            record_failure(&mut txn, e, Some(rcpt.address.normalized()));
+                            record_failure(txn, e, Some(rcpt.address.normalized()));
                             per_rcpt.push(failure_reply(e));
                         }
                     }
                 }
-                if lmtp {
-                    per_rcpt
-                } else if per_rcpt.iter().all(|r| r.code == 250) {
-                    vec![Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}"))]
-                } else {
-                    // SMTP has one reply after DATA: ask to retry all rather than lose some.
-                    // The copies that were stored make duplicates on retry; per-account
-                    // failures (a full mailbox) are rare since RCPT already checked quota.
-                    per_rcpt.into_iter().find(|r| r.code != 250).into_iter().collect()
-                }
+                per_rcpt
             }
+        }
+    }
+
+    /// Queues one copy for off-site alias targets (with our `Received:`, without
+    /// `Delivered-To:`) and wakes the queue.
+    async fn forward(
+        &self,
+        txn: &mut Transaction,
+        envelope: &Envelope,
+        to: &[mailstead_types::Address],
+        received: &str,
+        message: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut data = Vec::with_capacity(received.len() + message.len());
+        data.extend_from_slice(received.as_bytes());
+        data.extend_from_slice(message);
+        let queued = mailstead_store::model::NewQueued {
+            id: txn.queue_id.clone(),
+            sender: envelope.sender.clone(),
+            recipients: to
+                .iter()
+                .map(|a| mailstead_store::model::NewRecipient {
+                    address: a.clone(),
+                    orcpt: None,
+                    notify: None,
+                })
+                .collect(),
+            envid: envelope.mail_params.envid.clone(),
+            ret: envelope.mail_params.ret.map(|r| format!("{r:?}").to_ascii_uppercase()),
+            auth_user: None,
+            held: false,
+            data: MessageData::from(data),
+            created: now,
         };
-        tracing::info!(
-            target: "mail",
-            "{queue_id}: from=<{}>, size={}, nrcpt={}, client={}[{}], tls={}, accounts={}, message-id={}, reply={}",
-            envelope.sender.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            message.len(),
-            envelope.recipients.len(),
-            envelope.helo,
-            self.peer.ip(),
-            self.tls.as_ref().map(|t| t.version.as_str()).unwrap_or("none"),
-            accounts_of.join(","),
-            message_id.as_deref().unwrap_or("-"),
-            replies.first().map(|r| r.code).unwrap_or(0),
-        );
-        let reply_texts: Vec<String> = replies.iter().map(|r| r.to_string().trim_end().to_string()).collect();
-        let data_event = event(
-            &queue_id,
-            "smtp.data",
-            None,
-            serde_json::json!({
-                "size": message.len(),
-                "message_id": message_id,
-                "recipients": envelope.recipients.len(),
-                "replies": reply_texts,
-            }),
-        );
-        txn.events.push(Event { message_id: message_id.clone(), ..data_event });
-        self.write_journal(txn);
-        replies
+        self.server.store.enqueue(queued).await?;
+        let to: Vec<String> = to.iter().map(|a| a.to_string()).collect();
+        tracing::info!(target: "mail", "{}: forwarded to {} (queued)", txn.queue_id, to.join(", "));
+        txn.events.push(event(&txn.queue_id, "forward.queued", None, serde_json::json!({ "to": to })));
+        self.server.config.queue.wake();
+        Ok(())
     }
 
     /// The spam decision for one recipient account: the message-wide report plus the
@@ -292,13 +346,13 @@ impl Driver<'_> {
         &self,
         screened: &Screened,
         account: i64,
-        envelope: &Envelope,
+        sender: Option<&mailstead_types::Address>,
         message: &[u8],
         tokens: &mut Option<bayes::Tokens>,
     ) -> AccountVerdict {
         let spam = self.server.config.screening.spam.as_deref();
         let mut hits = Vec::new();
-        if spam.is_some() {
+        if spam.is_some() && screened.report.is_some() {
             let store = self.server.store.as_ref();
             let trained = match store.spam_counts(account, Vec::new()).await {
                 Ok(t) => t.spam_messages >= bayes::MIN_TRAINED && t.ham_messages >= bayes::MIN_TRAINED,
@@ -318,7 +372,7 @@ impl Driver<'_> {
             }
             // Only an authenticated From address can be vouched for: DMARC passed for it, or
             // SPF passed for an envelope sender that is the same address.
-            let envelope_sender = envelope.sender.as_ref().map(|s| s.normalized());
+            let envelope_sender = sender.map(|s| s.normalized());
             let from = (screened.dmarc_pass || screened.spf_pass).then(|| header_from(message)).flatten();
             if let Some(from) = from
                 && (screened.dmarc_pass || envelope_sender.as_deref() == Some(from.as_str()))
@@ -346,7 +400,13 @@ impl Driver<'_> {
 
     /// Refuses the whole message after DATA (one reply, or one per recipient for LMTP), with
     /// the mail log line and the journal.
-    fn refuse(&mut self, envelope: &Envelope, message: &[u8], txn: Transaction, reply: Reply) -> Vec<Reply> {
+    pub(crate) fn refuse(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        txn: Transaction,
+        reply: Reply,
+    ) -> Vec<Reply> {
         let lmtp = self.server.config.service == Service::Lmtp;
         let message_id = crate::headers::first_header(message, "message-id");
         let text = reply.to_string().trim_end().to_string();
@@ -361,20 +421,41 @@ impl Driver<'_> {
             message_id.as_deref().unwrap_or("-"),
         );
         let mut txn = txn;
-        let data_event = event(
+        txn.events.push(data_event(
             &txn.queue_id,
-            "smtp.data",
-            None,
-            serde_json::json!({
-                "size": message.len(),
-                "message_id": message_id,
-                "recipients": envelope.recipients.len(),
-                "replies": [text],
-            }),
-        );
-        txn.events.push(Event { message_id, ..data_event });
+            message,
+            message_id,
+            envelope,
+            std::slice::from_ref(&reply),
+        ));
         self.write_journal(txn);
         vec![reply; if lmtp { envelope.recipients.len() } else { 1 }]
+    }
+
+    /// The `Received:` field of this session's message (RFC 5321 §4.4), naming the one
+    /// recipient when there is exactly one.
+    pub(crate) fn received_field(&self, envelope: &Envelope, queue_id: &QueueId, now: i64) -> String {
+        let config = &self.server.config;
+        let single = if envelope.recipients.len() == 1 {
+            envelope.recipients.first().map(|r| &r.address)
+        } else {
+            None
+        };
+        received::received(&ReceivedInfo {
+            helo: &envelope.helo,
+            peer: self.peer.ip(),
+            hostname: &config.hostname,
+            protocol: received::protocol(
+                config.service == Service::Lmtp,
+                true,
+                self.tls.is_some(),
+                envelope.auth_user.is_some(),
+            ),
+            queue_id,
+            tls: self.tls.as_ref(),
+            single_recipient: single,
+            now,
+        })
     }
 
     /// Writes the transaction's events without delaying the reply: the journal is a record,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use mailstead_net::{Connection, ConnectionLimits, IdleTimeout, MaybeTlsStream, TlsInfo};
 use mailstead_proto::smtp::{Action, AuthVerdict, Mode, Reply, Session, SessionConfig, Verdict};
-use mailstead_store::model::Event;
+use mailstead_store::model::{Account, Event};
 use mailstead_store::resolve::Resolution;
 use mailstead_types::QueueId;
 
@@ -52,6 +52,8 @@ pub(crate) struct Driver<'a> {
     starttls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     pub txn: Option<Transaction>,
+    /// The account that authenticated (submission), until STARTTLS forgets it.
+    pub account: Option<Account>,
 }
 
 /// Runs one session to its end.
@@ -61,10 +63,20 @@ pub async fn run(server: &SmtpServer, conn: Connection, shutdown: CancellationTo
     let tls = stream.tls_info();
     let is_tls = stream.is_tls();
     let starttls = if is_tls { None } else { starttls };
-    let session = Session::new(session_config(server, starttls.is_some(), is_tls));
+    let session = Session::new(session_config(server, starttls.is_some(), is_tls, peer));
     let io = IdleTimeout::new(stream, limits.idle_timeout);
-    let mut d =
-        Driver { server, io: Some(io), session, out: Vec::new(), peer, tls, starttls, limits, txn: None };
+    let mut d = Driver {
+        server,
+        io: Some(io),
+        session,
+        out: Vec::new(),
+        peer,
+        tls,
+        starttls,
+        limits,
+        txn: None,
+        account: None,
+    };
     tracing::debug!(%peer, listener = %listener, tls = is_tls, "smtp: connect");
     d.serve(shutdown).await;
     if let Some(txn) = d.txn.take() {
@@ -73,22 +85,34 @@ pub async fn run(server: &SmtpServer, conn: Connection, shutdown: CancellationTo
     tracing::debug!(%peer, "smtp: disconnect");
 }
 
-fn session_config(server: &SmtpServer, starttls_offered: bool, tls_active: bool) -> SessionConfig {
+fn session_config(
+    server: &SmtpServer,
+    starttls_offered: bool,
+    tls_active: bool,
+    peer: SocketAddr,
+) -> SessionConfig {
     let c = &server.config;
+    let submission = c.submission.as_ref().filter(|_| c.service == Service::Submission);
+    // DESIGN.md security model: passwords only inside TLS, or on loopback in development.
+    let auth_offered = submission.is_some_and(|s| {
+        tls_active || (s.settings.plaintext_auth_on_loopback && peer.ip().to_canonical().is_loopback())
+    });
     SessionConfig {
         hostname: c.hostname.clone(),
         mode: match c.service {
             Service::Mx => Mode::Smtp,
             Service::Lmtp => Mode::Lmtp,
+            Service::Submission => Mode::Submission,
         },
         max_message_size: c.max_message_size,
-        max_recipients: c.max_recipients,
+        max_recipients: submission
+            .map_or(c.max_recipients, |s| c.max_recipients.min(s.settings.max_recipients_per_message)),
         max_errors: c.max_errors,
         max_line_length: c.max_line_length,
         starttls_offered,
         tls_active,
-        auth_offered: false,
-        auth_required: false,
+        auth_offered,
+        auth_required: c.service == Service::Submission,
         vrfy_enabled: false,
         max_received_headers: c.max_received_headers,
     }
@@ -160,14 +184,27 @@ impl Driver<'_> {
                     continue;
                 }
                 Action::CheckSender { sender, params } => {
-                    let verdict = self.begin_transaction(sender.as_ref(), &params);
+                    let verdict = if self.server.config.service == Service::Submission {
+                        self.check_submitter(sender.as_ref(), &params).await
+                    } else {
+                        self.begin_transaction(sender.as_ref(), &params, "250 2.1.0");
+                        Verdict::Accept
+                    };
                     self.session.sender_verdict(verdict)
                 }
                 Action::CheckRecipient { recipient, params } => {
                     let verdict = self.check_recipient(&recipient, &params).await;
                     self.session.recipient_verdict(verdict)
                 }
-                Action::Authenticate { .. } => self.session.auth_verdict(AuthVerdict::Failed),
+                Action::Authenticate { mechanism, username, password } => {
+                    let verdict = match &self.server.config.submission {
+                        Some(submission) => {
+                            self.authenticate(submission, mechanism, &username, &password).await
+                        }
+                        None => AuthVerdict::Failed,
+                    };
+                    self.session.auth_verdict(verdict)
+                }
                 Action::Verify(_) => {
                     let reply = Reply::new(
                         252,
@@ -178,13 +215,19 @@ impl Driver<'_> {
                     continue;
                 }
                 Action::Deliver { envelope, message } => {
-                    let replies = self.deliver(&envelope, message).await;
+                    let replies = if self.server.config.service == Service::Submission {
+                        self.submit(&envelope, message).await
+                    } else {
+                        self.deliver(&envelope, message).await
+                    };
                     self.session.message_done(replies)
                 }
                 Action::StartTls => {
                     if !self.flush().await || !self.start_tls().await {
                         return Flow::Close;
                     }
+                    // RFC 3207 §4.2: the session forgets the authentication; so do we.
+                    self.account = None;
                     self.session.tls_started()
                 }
                 Action::Close => {
@@ -226,11 +269,14 @@ impl Driver<'_> {
         }
     }
 
-    fn begin_transaction(
+    /// Opens the mail transaction with its `smtp.mail` event; `reply` is what MAIL gets.
+    /// A transaction still open (the client sent MAIL after RSET) is journaled first.
+    pub(crate) fn begin_transaction(
         &mut self,
         sender: Option<&mailstead_types::Address>,
         params: &mailstead_proto::smtp::MailParams,
-    ) -> Verdict {
+        reply: &str,
+    ) {
         if let Some(previous) = self.txn.take() {
             self.write_journal(previous);
         }
@@ -246,17 +292,17 @@ impl Driver<'_> {
                 "helo": helo,
                 "tls": self.tls.as_ref().map(|t| t.to_string()),
                 "service": format!("{:?}", self.server.config.service),
+                "auth_user": self.session.auth_user(),
                 "from": sender.map(|s| s.to_string()).unwrap_or_default(),
                 "size": params.size,
                 "body": params.body.map(|b| format!("{b:?}")),
                 "smtputf8": params.smtputf8,
                 "ret": params.ret.map(|r| format!("{r:?}")),
                 "envid": params.envid,
-                "reply": "250 2.1.0",
+                "reply": reply,
             }),
         ));
         self.txn = Some(Transaction { queue_id, resolutions: HashMap::new(), events });
-        Verdict::Accept
     }
 
     async fn check_recipient(
@@ -265,8 +311,12 @@ impl Driver<'_> {
         params: &mailstead_proto::smtp::RcptParams,
     ) -> Verdict {
         let config = &self.server.config;
-        let decision =
-            check_recipient(self.server.store.as_ref(), rcpt, config.plus_separator, config.service).await;
+        let decision = match self.recipient_rate_limit() {
+            Some(reply) => RecipientDecision::Reject(reply),
+            None => {
+                check_recipient(self.server.store.as_ref(), rcpt, config.plus_separator, config.service).await
+            }
+        };
         let (verdict, reply_text, resolution) = match decision {
             RecipientDecision::Accept(resolution) => {
                 (Verdict::Accept, "250 2.1.5 Ok".to_string(), Some(resolution))
@@ -296,7 +346,7 @@ impl Driver<'_> {
         verdict
     }
 
-    fn txn_id(&self) -> String {
+    pub(crate) fn txn_id(&self) -> String {
         self.txn.as_ref().map(|t| t.queue_id.to_string()).unwrap_or_else(|| "NOQUEUE".into())
     }
 

@@ -1,15 +1,19 @@
-//! The SMTP server driver: port 25 (MX) and LMTP, on the sans-I/O session of
-//! `mailstead_proto::smtp`. This crate does the I/O the session asks for — socket reads and
-//! writes, STARTTLS, timeouts — and the decisions it delegates: recipient policy against the
-//! store ([`policy`]), the antivirus verdict at end of DATA ([`antivirus`]), sender
-//! authentication and spam scoring ([`screening`]), local delivery with trace headers
-//! ([`delivery`], [`received`]) and the event journal.
+//! The SMTP server driver: port 25 (MX), message submission (587 and 465) and LMTP, on the
+//! sans-I/O session of `mailstead_proto::smtp`. This crate does the I/O the session asks for —
+//! socket reads and writes, STARTTLS, timeouts — and the decisions it delegates: recipient
+//! policy against the store ([`policy`]), the antivirus verdict at end of DATA
+//! ([`antivirus`]), sender authentication and spam scoring ([`screening`]), local delivery
+//! with trace headers ([`delivery`], [`received`]), submission — AUTH, sender rules, rate
+//! limits, DKIM signing, outbound scoring and the hand-over to the outbound queue
+//! ([`submission`]) — and the event journal.
 //!
 //! Invariants:
 //! - `250` after DATA/BDAT LAST (or each LMTP per-recipient `250`) is sent only after every
-//!   copy is durable in the store; any failure gives a 4xx so the sender retries. Copies are
-//!   appended in one transaction, so a failure stores none of them (no duplicates on retry).
-//! - Unauthenticated sessions deliver only to local domains (no open relay).
+//!   copy is durable in the store (and, for submission, the queue entry for the remote
+//!   recipients); any failure gives a 4xx so the sender retries. Local copies are appended in
+//!   one transaction, so a failure stores none of them (no duplicates on retry).
+//! - Unauthenticated sessions deliver only to local domains (no open relay); only submission
+//!   sessions, after AUTH, reach other domains.
 //! - Replies are flushed when the session has consumed all input read so far (RFC 2920).
 
 pub mod antivirus;
@@ -19,6 +23,7 @@ pub mod headers;
 pub mod policy;
 pub mod received;
 pub mod screening;
+pub mod submission;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +41,8 @@ pub enum Service {
     Mx,
     /// LMTP (RFC 2033) from a front MTA.
     Lmtp,
+    /// Message submission by authenticated users (RFC 6409; ports 587 and 465).
+    Submission,
 }
 
 /// Settings of one SMTP/LMTP server.
@@ -65,6 +72,9 @@ pub struct SmtpConfig {
     pub screening: screening::Screening,
     /// Wakes the outbound queue when a copy was queued (alias forwards).
     pub queue: mailstead_queue::QueueHandle,
+    /// AUTH, sender rules, rate limits, signing and queueing ([`Service::Submission`] only;
+    /// without it a submission listener offers no AUTH and so accepts no mail).
+    pub submission: Option<submission::Submission>,
 }
 
 /// The SMTP/LMTP server: one per listener, shared by its sessions.

@@ -1,6 +1,7 @@
 //! Recipient policy at RCPT time: local domains only for unauthenticated clients (never an
 //! open relay), known users only (accounts, aliases, plus-addressing, catch-all), mailbox not
-//! full. Aliases may forward to remote addresses: those copies go to the outbound queue. Each refusal carries the reply the client gets.
+//! full. Submission (authenticated) may address any domain; other domains and off-site alias
+//! targets go to the outbound queue. Each refusal carries the reply the client gets.
 
 use mailstead_proto::smtp::Reply;
 use mailstead_store::Store;
@@ -31,6 +32,10 @@ pub async fn check_recipient(
     };
     match store.is_local_domain(rcpt.domain()).await {
         Ok(true) => {}
+        // RFC 6409 §3.3: relaying is what an authenticated submission is for.
+        Ok(false) if service == Service::Submission => {
+            return RecipientDecision::Accept(Resolution { local: vec![], remote: vec![rcpt.clone()] });
+        }
         Ok(false) if service == Service::Lmtp => {
             return RecipientDecision::Reject(Reply::new(
                 550,

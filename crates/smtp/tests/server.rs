@@ -1,7 +1,11 @@
 //! In-process tests of the SMTP/LMTP server: the real listener on 127.0.0.1:0, a real SQLite
 //! store in a temp directory, and a raw-socket client speaking the protocol line by line.
+//! Submission (587/465) has its own file, `server/submission.rs`, on the same harness.
 
 #![allow(clippy::unwrap_used)]
+
+#[path = "server/submission.rs"]
+mod submission;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,12 +44,13 @@ fn config(service: Service) -> SmtpConfig {
         antivirus: None,
         screening: Default::default(),
         queue: Default::default(),
+        submission: None,
     }
 }
 
-async fn start(config: SmtpConfig, tls: TlsMode) -> Harness {
+/// The test store: domain example.test, accounts alice and bob, alias team -> alice, bob.
+async fn test_store() -> TestStore {
     let ts = TestStore::new(&["example.test"], &["alice@example.test", "bob@example.test"]).await;
-    let store = ts.store.clone();
     let alias = Alias {
         source: AliasSource::parse("team@example.test").unwrap(),
         targets: vec![
@@ -53,7 +58,17 @@ async fn start(config: SmtpConfig, tls: TlsMode) -> Harness {
             Address::parse("bob@example.test").unwrap(),
         ],
     };
-    store.add_alias(alias).await.unwrap();
+    ts.store.add_alias(alias).await.unwrap();
+    ts
+}
+
+async fn start(config: SmtpConfig, tls: TlsMode) -> Harness {
+    listen(test_store().await, config, tls).await
+}
+
+/// Serves `config` over the store of `ts`.
+async fn listen(ts: TestStore, config: SmtpConfig, tls: TlsMode) -> Harness {
+    let store = ts.store.clone();
     let t = test_tls(&ts.dir.path().join("tls"));
     let limits = ConnectionLimits { idle_timeout: Duration::from_secs(2), ..ConnectionLimits::default() };
     let listener =
@@ -298,22 +313,24 @@ async fn early_talkers_are_refused() {
     polite.cmd("QUIT", "221").await;
 }
 
+/// Base64 (RFC 4648 §4), hand-rolled to keep the tests free of another dependency.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    s
+}
+
 /// A multipart message with one base64 attachment.
 fn with_attachment(message_id: &str, name: &str, data: &[u8]) -> String {
-    let b64: String = {
-        // Small hand-rolled base64 (RFC 4648 §4) keeps the test free of another dependency.
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for c in data.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-            }
-        }
-        s
-    };
+    let b64 = base64(data);
     format!(
         "From: friend@remote.test\r\nTo: alice@example.test\r\nSubject: files\r\nMessage-ID: {message_id}\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\

@@ -264,7 +264,10 @@ fn push(failures: &mut VecDeque<Instant>, now: Instant, max: usize) {
 /// IPv4 addresses count alone; IPv6 ones by /64 (one customer's allocation).
 type IpKey = IpAddr;
 
-fn ip_key(ip: IpAddr) -> IpKey {
+/// The key a client address is counted under by per-IP limits: an IPv4 address (also when
+/// IPv4-mapped) as itself, an IPv6 address as its /64 (one customer's allocation). Other
+/// per-IP limits (submission rates) use it too, so they agree on who one client is.
+pub fn ip_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -19,6 +19,12 @@ pub fn rfc5322_date(unix_secs: i64) -> String {
     )
 }
 
+/// The UTC calendar date (year, month 1–12, day 1–31) of seconds since the epoch.
+pub fn utc_date(unix_secs: i64) -> (i64, u32, u32) {
+    let (year, month, day) = civil_from_days(unix_secs.div_euclid(86_400));
+    (year, month as u32, day as u32)
+}
+
 /// (year, month 1–12, day 1–31) of a day count since 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -43,5 +49,6 @@ mod tests {
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
         assert_eq!(rfc5322_date(1_795_437_296), "Mon, 23 Nov 2026 12:34:56 +0000");
         assert_eq!(rfc5322_date(-1), "Wed, 31 Dec 1969 23:59:59 +0000");
+        assert_eq!(utc_date(1_795_437_296), (2026, 11, 23));
     }
 }

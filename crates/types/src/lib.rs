@@ -15,7 +15,7 @@ mod network;
 mod queue_id;
 
 pub use address::{Address, AddressError, Domain, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LOCAL_PART_LEN};
-pub use date::rfc5322_date;
+pub use date::{rfc5322_date, utc_date};
 pub use flags::{Flag, Flags, SpecialUse};
 pub use network::{IpNetwork, NetworkParseError};
 pub use queue_id::QueueId;

@@ -1,4 +1,5 @@
-//! `mailstead domain|account|alias`: directory changes from the command line. They open the
+//! `mailstead domain|account|alias`: directory changes from the command line (`domain add`
+//! also makes the domain's DKIM keys). They open the
 //! store in tool mode beside a possibly running server (SQLite serialises the writers), so
 //! changes take effect at once without a restart.
 
@@ -21,8 +22,17 @@ pub async fn domain(data: &DataDir, action: DomainAction) -> Result<()> {
     match action {
         DomainAction::Add { domain } => {
             let d = parse_domain(&domain)?;
+            // Keys first: the domain is live the moment the store has it.
+            let keys = mailstead_filter::dkim::KeyDir::new(data.dkim_dir());
+            let selectors = keys.ensure(&d, crate::commands::now()).context("making the DKIM keys")?;
             store.add_domain(&d).await.with_context(|| format!("adding domain {d}"))?;
             println!("domain {d} added");
+            if !selectors.is_empty() {
+                println!(
+                    "DKIM keys made (selectors {}); publish the records: mailstead dns --domain {d}",
+                    selectors.join(", ")
+                );
+            }
         }
         DomainAction::List => {
             for d in store.list_domains().await? {

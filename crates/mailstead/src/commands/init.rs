@@ -1,6 +1,6 @@
 //! `mailstead init`: makes a data directory ready to serve — the commented config, a
-//! self-signed certificate for the host name, the store with the first domain — and says what
-//! to do next.
+//! self-signed certificate for the host name, the store with the first domain and its DKIM
+//! keys — and says what to do next.
 
 use anyhow::{Context, Result, bail};
 
@@ -49,6 +49,8 @@ pub async fn run(data: &DataDir, domain: &str, hostname: Option<&str>, dev: bool
         Err(e) => return Err(e).context("adding the domain"),
     }
     store.flush().await?;
+    let dkim = mailstead_filter::dkim::KeyDir::new(data.dkim_dir());
+    let selectors = dkim.ensure(&domain, crate::commands::now()).context("making the DKIM keys")?;
 
     write_atomically(&config_path, Config::template(&hostname, dev).as_bytes())?;
 
@@ -57,9 +59,11 @@ pub async fn run(data: &DataDir, domain: &str, hostname: Option<&str>, dev: bool
     println!("  config:      {}", config_path.display());
     println!("  certificate: {} (self-signed for {})", paths.cert.display(), names.join(", "));
     println!("  domain:      {domain}");
+    println!("  DKIM keys:   {} (selectors {})", dkim.domain_dir(&domain).display(), selectors.join(", "));
     println!();
     println!("Next:");
     println!("  mailstead account add you@{domain} --data {d}");
+    println!("  mailstead dns --data {d}      # the DNS records to publish (MX, SPF, DKIM, DMARC)");
     println!("  mailstead serve --data {d}");
     if dev {
         println!("  (dev mode: SMTP on 127.0.0.1:2525, submission 2587, IMAP 2143, POP3 2110, LMTP 2024)");

@@ -3,6 +3,7 @@
 
 mod check_config;
 mod directory;
+mod dns;
 mod init;
 pub mod queue;
 pub mod sendmail;
@@ -45,6 +46,10 @@ pub async fn run(data: &DataDir, command: Command) -> Result<()> {
             crate::logging::init_for_tool();
             directory::alias(data, action).await
         }
+        Command::Dns { domain } => {
+            crate::logging::init_for_tool();
+            dns::run(data, domain.as_deref()).await
+        }
         Command::Spam { action } => {
             crate::logging::init_for_tool();
             spam::run(data, action).await
@@ -54,6 +59,11 @@ pub async fn run(data: &DataDir, command: Command) -> Result<()> {
             queue::run(data, action).await
         }
     }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Loads the configuration of a data directory.

@@ -93,7 +93,11 @@ pub fn verdict(events: &[Event]) -> String {
         .collect();
     let has_data = events.iter().any(|e| e.kind == "smtp.data");
     if let Some(outbound) = outbound_verdict(events) {
-        return outbound;
+        return if delivered.is_empty() {
+            outbound
+        } else {
+            format!("delivered to {}; {outbound}", delivered.join(", "))
+        };
     }
     if !failed.is_empty() {
         return format!(
@@ -101,12 +105,17 @@ pub fn verdict(events: &[Event]) -> String {
             text(failed[0], "error")
         );
     }
-    if !delivered.is_empty() {
-        let mut s = format!("delivered to {}", delivered.join(", "));
-        if !rejected.is_empty() {
-            s.push_str(&format!("; refused for {}", rejected.join(", ")));
+    let queued = queued(events);
+    if !delivered.is_empty() || queued.is_some() {
+        let mut parts = Vec::new();
+        if !delivered.is_empty() {
+            parts.push(format!("delivered to {}", delivered.join(", ")));
         }
-        return s;
+        parts.extend(queued);
+        if !rejected.is_empty() {
+            parts.push(format!("refused for {}", rejected.join(", ")));
+        }
+        return parts.join("; ");
     }
     if !rejected.is_empty() {
         return format!(
@@ -131,6 +140,24 @@ pub fn verdict(events: &[Event]) -> String {
     "received, no delivery recorded".into()
 }
 
+/// What the outbound queue got of a submitted message: queued, or held for review.
+fn queued(events: &[Event]) -> Option<String> {
+    let e = events.iter().find(|e| e.kind == "queue.enqueue")?;
+    let to: Vec<&str> = e.data.get("to")?.as_array()?.iter().filter_map(|t| t.as_str()).collect();
+    let to = to.join(", ");
+    if e.data.get("held").and_then(|v| v.as_bool()) != Some(true) {
+        return Some(format!("queued for {to}"));
+    }
+    let score = events
+        .iter()
+        .find(|e| e.kind == "outbound.score")
+        .and_then(|e| e.data.get("score")?.as_f64())
+        .map(|s| format!(" (outbound spam score {s:.1})"))
+        .unwrap_or_default();
+    let id = e.queue_id.as_ref().map(|q| q.to_string()).unwrap_or_default();
+    Some(format!("held for review{score}, not sent to {to}; send it with `mailstead queue retry {id}`"))
+}
+
 /// Why a copy went to Junk: the account's spam score, or DMARC quarantine.
 fn junk_reason(events: &[Event], to: &str) -> String {
     let Some(spam) =
@@ -152,7 +179,8 @@ fn junk_reason(events: &[Event], to: &str) -> String {
 fn outbound_verdict(events: &[Event]) -> Option<String> {
     let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let mut latest: Vec<(String, &Event)> = Vec::new();
-    for e in events.iter().filter(|e| e.kind.starts_with("outbound.") && e.kind != "outbound.attempt") {
+    let outcome_kinds = ["outbound.delivered", "outbound.deferred", "outbound.failed"];
+    for e in events.iter().filter(|e| outcome_kinds.contains(&e.kind.as_str())) {
         let to = text(e, "to");
         match latest.iter_mut().find(|(t, _)| *t == to) {
             Some(slot) => slot.1 = e,
@@ -258,5 +286,36 @@ mod tests {
                 .contains("blocklist")
         );
         assert_eq!(explain("250 ok"), None);
+    }
+
+    fn event(kind: &str, data: serde_json::Value) -> Event {
+        Event {
+            ts_ms: 0,
+            queue_id: QueueId::parse("0193a1b2c3d4e5f60718"),
+            message_id: None,
+            address: None,
+            kind: kind.into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn submitted_mail_is_delivered_here_and_queued_or_held() {
+        let local =
+            event("delivery.local", serde_json::json!({ "to": "bob@example.test", "mailbox": "INBOX" }));
+        let queued =
+            event("queue.enqueue", serde_json::json!({ "to": ["carol@remote.test"], "held": false }));
+        let data = event("smtp.data", serde_json::json!({ "replies": ["250 2.0.0 Ok"] }));
+        assert_eq!(
+            verdict(&[local.clone(), queued, data.clone()]),
+            "delivered to bob@example.test; queued for carol@remote.test"
+        );
+        let held = event("queue.enqueue", serde_json::json!({ "to": ["carol@remote.test"], "held": true }));
+        let score = event("outbound.score", serde_json::json!({ "score": 1000.0, "verdict": "hold" }));
+        assert_eq!(
+            verdict(&[score, held, data]),
+            "held for review (outbound spam score 1000.0), not sent to carol@remote.test; send it with \
+             `mailstead queue retry 0193a1b2c3d4e5f60718`"
+        );
     }
 }

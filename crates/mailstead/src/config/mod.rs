@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 pub use error::{ConfigError, Problem};
 pub use schema::{Finding, Section, SectionDoc};
 pub use sections::{
-    Antivirus, ClamdDown, Delivery, Dmarc, Dns, Limits, Listen, Log, LogFormat, MacroAction, OFF, Pop3,
-    Queue, Relay, RelayTlsMode, Server, Smtp, Spam, Store, Tls, nameserver_addr, parse_blocklist, relay_addr,
+    AllowedSenders, Antivirus, ClamdDown, Delivery, Dmarc, Dns, Limits, Listen, Log, LogFormat, MacroAction,
+    OFF, Pop3, Queue, Relay, RelayTlsMode, Server, Smtp, Spam, Store, Submission, Tls, nameserver_addr,
+    parse_blocklist, relay_addr,
 };
 
 /// Declares the top level: one field per section, in file order.
@@ -62,6 +63,7 @@ config_root! {
     server: Server,
     listen: Listen,
     smtp: Smtp,
+    submission: Submission,
     pop3: Pop3,
     tls: Tls,
     limits: Limits,

@@ -127,6 +127,42 @@ config_section! {
 }
 
 config_section! {
+    /// Message submission by your users' mail clients (ports 587 and 465): which sender
+    /// addresses an account may use, how much it may send, and what happens to outgoing mail
+    /// that looks like spam. Passwords are accepted only inside TLS (or, with `dev`, from
+    /// loopback); failed logins count with IMAP's and POP3's (`[limits]
+    /// auth_failures_per_ip_per_hour`).
+    section "submission" => pub struct Submission {
+        /// Which addresses an account may send as, in MAIL FROM and in the `From:` and `Sender:`
+        /// header fields: `"own"` — its own address (also with a `+tag`) and every alias that
+        /// delivers to it (including a catch-all); `"domain"` — also any address of its domain;
+        /// `"local"` — also any address of any local domain. Other senders get 553 5.7.1.
+        allowed_senders: AllowedSenders = AllowedSenders::Own,
+        /// Messages one account may submit per hour (a sliding window); beyond it MAIL gets
+        /// 451 4.7.1 and the client sends the rest later.
+        max_messages_per_hour: u32 = 200 => nonzero,
+        /// Messages that may be submitted from one IP address (IPv6: its /64) per hour, all
+        /// accounts together.
+        max_messages_per_hour_per_ip: u32 = 400 => nonzero,
+        /// Recipients one account may address per hour, all its messages together; beyond it
+        /// RCPT gets 451 4.7.1.
+        max_recipients_per_hour: u32 = 1000 => nonzero,
+        /// Recipients one message may have; more get 452 4.5.3 (also capped by `[limits]
+        /// max_recipients`).
+        max_recipients_per_message: u32 = 100 => nonzero,
+        /// Outgoing spam score from which a message to other domains is held in the queue
+        /// instead of sent, and the postmaster (postmaster@ the sender's domain) is told. The
+        /// score adds the content rules of `[spam]` and bursts against the sender's own hourly
+        /// history. Recipients on this server still get their copies.
+        hold_threshold: Score as "number" = Score(8.0) => score,
+        /// Sign outgoing mail with DKIM: an Ed25519 and an RSA signature per message, with the
+        /// keys in `dkim/<domain>/` of the data directory (made by `init`, `domain add`, and at
+        /// start for domains without keys). `mailstead dns` prints the records to publish.
+        dkim_sign: bool = true,
+    }
+}
+
+config_section! {
     /// POP3 (ports 110 and 995): the retention and login policies announced to clients
     /// (RFC 2449 CAPA `EXPIRE` and `LOGIN-DELAY`).
     section "pop3" => pub struct Pop3 {
@@ -347,6 +383,22 @@ pub enum LogFormat {
 
 impl ConfigType for LogFormat {
     const TYPE_NAME: &'static str = "string (\"text\" or \"json\")";
+}
+
+/// Which sender addresses an account may use (`[submission] allowed_senders`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllowedSenders {
+    /// Its own address and the aliases that deliver to it.
+    Own,
+    /// Any address of its domain.
+    Domain,
+    /// Any address of any local domain.
+    Local,
+}
+
+impl ConfigType for AllowedSenders {
+    const TYPE_NAME: &'static str = "string (\"own\", \"domain\" or \"local\")";
 }
 
 /// What to do with Office documents that carry macros (`[antivirus] macros`).

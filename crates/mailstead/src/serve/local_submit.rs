@@ -38,6 +38,8 @@ pub struct LocalSubmit {
     pub hostname: String,
     /// Largest message accepted.
     pub max_size: usize,
+    /// DKIM signer for senders in local domains.
+    pub signer: Option<Arc<mailstead_filter::dkim::Signer>>,
 }
 
 /// Binds the socket in `run_dir` and serves it until `shutdown`.
@@ -114,20 +116,33 @@ impl LocalSubmit {
         let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let id = QueueId::new(now, rand::thread_rng().r#gen());
         let user = uid.map_or_else(|| "unknown uid".to_string(), |u| format!("uid {u}"));
-        let mut data = format!(
+        let received = format!(
             "Received: by {host} (Mailstead) from local user ({user})\r\n\tid {id}; {date}\r\n",
             host = self.hostname,
             date = rfc5322_date(secs),
         );
         let head = header_section(&request.message);
+        let mut added = String::new();
         if !has_field(head, "date") {
-            data.push_str(&format!("Date: {}\r\n", rfc5322_date(secs)));
+            added.push_str(&format!("Date: {}\r\n", rfc5322_date(secs)));
         }
         if !has_field(head, "message-id") {
-            data.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.hostname));
+            added.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.hostname));
         }
-        let mut bytes = data.into_bytes();
-        bytes.extend_from_slice(&request.message);
+        let content = [added.as_bytes(), &request.message].concat();
+        // Signed for the sender's domain when it is ours (it has a key); the Received field
+        // stays outside the signature.
+        let signatures = match (&self.signer, sender.as_ref()) {
+            (Some(signer), Some(from)) => match signer.sign(from.domain(), &content) {
+                Ok(signed) => signed.headers,
+                Err(e) => {
+                    tracing::debug!("local submission from {from} not DKIM-signed: {e}");
+                    String::new()
+                }
+            },
+            _ => String::new(),
+        };
+        let bytes = [received.as_bytes(), signatures.as_bytes(), &content].concat();
         let queued = NewQueued {
             id: id.clone(),
             sender,

@@ -1,11 +1,13 @@
 //! `mailstead serve`: the composition root. Loads the config, takes the data directory's lock,
-//! opens the store (running crash recovery), loads TLS, binds every enabled listener that has
-//! a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT stops accepting, lets
-//! sessions finish their transaction (up to 30 s), flushes the store and exits.
+//! opens the store (running crash recovery), loads TLS, makes missing DKIM keys, binds every
+//! enabled listener that has a protocol driver, writes `run/ports.json`, and on SIGTERM/SIGINT
+//! stops accepting, lets sessions finish their transaction (up to 30 s), flushes the store and
+//! exits.
 
 mod local_submit;
 mod queue;
 mod screening;
+mod submission;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,7 @@ pub async fn run(data: &DataDir) -> Result<()> {
     let tasks = TaskTracker::new();
     let resolver = screening::resolver(&config)?;
     let screening = screening::build(&config, resolver.clone()).await?;
+    let signer = submission::signer(&config, data, &store).await?;
     let (queue, queue_task) = queue::start(data, &config, store.clone(), resolver, shutdown.clone())?;
     let submit_task = local_submit::start(
         &data.run_dir(),
@@ -67,10 +70,11 @@ pub async fn run(data: &DataDir) -> Result<()> {
             queue: queue.clone(),
             hostname: config.server.hostname.clone(),
             max_size: config.limits.max_message_size as usize,
+            signer: signer.clone(),
         },
         shutdown.clone(),
     )?;
-    let services = Services::build(&config, store.clone(), screening, queue);
+    let services = Services::build(&config, store.clone(), screening, signer, queue);
 
     let mut bound = BTreeMap::new();
     let mut listeners = Vec::new();
@@ -172,6 +176,7 @@ impl Services {
         config: &Config,
         store: Arc<dyn Store>,
         screening: mailstead_smtp::screening::Screening,
+        signer: Option<Arc<mailstead_filter::dkim::Signer>>,
         queue: mailstead_queue::QueueHandle,
     ) -> Services {
         let mut handlers: BTreeMap<&'static str, Arc<dyn ConnectionHandler>> = BTreeMap::new();
@@ -187,14 +192,15 @@ impl Services {
             plus_separator: config.delivery.plus_separator(),
             greet_delay: match service {
                 Service::Mx => Duration::from_millis(config.smtp.greet_delay_ms),
-                Service::Lmtp => Duration::ZERO,
+                Service::Lmtp | Service::Submission => Duration::ZERO,
             },
             antivirus: antivirus.clone(),
             screening: match service {
                 Service::Mx => screening.clone(),
-                Service::Lmtp => Default::default(),
+                Service::Lmtp | Service::Submission => Default::default(),
             },
             queue: queue.clone(),
+            submission: None,
         };
         handlers.insert("smtp", Arc::new(SmtpServer::new(smtp(Service::Mx), store.clone())));
         handlers.insert("lmtp", Arc::new(SmtpServer::new(smtp(Service::Lmtp), store.clone())));
@@ -208,6 +214,14 @@ impl Services {
                 ..AuthLimits::default()
             },
         );
+        // One submission server for 587 and 465: both share the hourly limits and history.
+        let submit = SmtpConfig {
+            submission: Some(submission::build(config, auth.clone(), signer)),
+            ..smtp(Service::Submission)
+        };
+        let submit = Arc::new(SmtpServer::new(submit, store.clone()));
+        handlers.insert("submission", submit.clone());
+        handlers.insert("submissions", submit);
         // One POP3 server for both listeners: the maildrop lock must cover 110 and 995 together.
         let pop3 = Arc::new(Pop3Server::new(
             Pop3Config {
