@@ -119,8 +119,10 @@ wait_for sh -c "python3 tests/interop/mailbox.py '$DATA' alice@example.test | gr
 wait_for sh -c "[ \$(find '$WORK/remote/maildir/hidden/new' -type f 2>/dev/null | wc -l) -ge 1 ]" || fail "sendmail: Bcc recipient"
 grep -q "Bcc:" "$WORK"/remote/maildir/hidden/new/* && fail "sendmail -t left the Bcc header in"
 grep -q "^\.leading dot stays" "$WORK"/remote/maildir/hidden/new/* || fail "sendmail -i: dot line"
-python3 tests/interop/mailbox.py "$DATA" alice@example.test | grep -q "^Message-ID: <" || fail "sendmail: no Message-ID added"
-ok "sendmail -t -i (invoked as sendmail): local and remote recipients, Bcc removed, Message-ID added"
+inbox_now=$(python3 tests/interop/mailbox.py "$DATA" alice@example.test)
+grep -q "^Message-ID: <" <<<"$inbox_now" || fail "sendmail: no Message-ID added"
+grep -q "^DKIM-Signature: v=1; a=ed25519-sha256; s=ms" <<<"$inbox_now" || fail "sendmail: not DKIM-signed"
+ok "sendmail -t -i (invoked as sendmail): local and remote recipients, Bcc removed, Message-ID added, DKIM-signed"
 out=$(printf 'Subject: x\n\nx\n' | "$MS" sendmail --data "$DATA" 2>&1) && fail "sendmail without recipients succeeded"
 [ $? -ne 0 ] && grep -q "no recipients" <<<"$out" || fail "sendmail without recipients: $out"
 ok "sendmail without recipients: usage error"
