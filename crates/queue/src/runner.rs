@@ -92,6 +92,13 @@ pub struct Runner {
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
+/// A session whose outcome awaits recording: its connection, and the permits that keep a
+/// new session from starting in its place until then.
+struct Finisher {
+    closer: Option<client::Closer>,
+    _permits: (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit),
+}
+
 /// What became of one recipient in one round.
 #[derive(Debug, Clone)]
 enum Outcome {
@@ -239,8 +246,10 @@ impl Runner {
         let recorded = self.store.queue_record(&message.id, record).await;
         // Only with the outcome durable are the sessions ended: a crash before this point
         // leaves the remote waiting for our QUIT, not a recipient we forget we delivered.
-        for closer in std::mem::take(&mut *closers.lock().unwrap_or_else(|p| p.into_inner())) {
-            tokio::spawn(closer.quit());
+        for finisher in std::mem::take(&mut *closers.lock().unwrap_or_else(|p| p.into_inner())) {
+            if let Some(closer) = finisher.closer {
+                tokio::spawn(closer.quit());
+            }
         }
         recorded?;
         self.journal_outcomes(message, &outcomes);
@@ -270,7 +279,7 @@ impl Runner {
         domain: &str,
         rcpts: &[&QueueRecipient],
         data: &MessageData,
-        closers: &Mutex<Vec<client::Closer>>,
+        closers: &Mutex<Vec<Finisher>>,
     ) -> Vec<(Address, Outcome)> {
         let all =
             |outcome: Outcome| rcpts.iter().map(|r| (r.address.clone(), outcome.clone())).collect::<Vec<_>>();
@@ -309,7 +318,7 @@ impl Runner {
             ret: message.ret.as_deref(),
             message: data,
         };
-        let Some(_permits) = self.permits(domain).await else {
+        let Some(permits) = self.permits(domain).await else {
             return all(Outcome::Deferred { reason: "queue is shutting down".into(), remote: None });
         };
         let mut last_error: Option<(SessionError, String)> = None;
@@ -320,9 +329,12 @@ impl Runner {
             match report.result {
                 Ok(delivery) => {
                     // The session stays open until the outcome is recorded (see deliver_message).
-                    if let Some(closer) = report.closer {
-                        closers.lock().unwrap_or_else(|p| p.into_inner()).push(closer);
-                    }
+                    // So do its connection permits: no new session to this domain starts while
+                    // this one's accepted recipients are not yet recorded.
+                    closers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(Finisher { closer: report.closer, _permits: permits });
                     return rcpts
                         .iter()
                         .zip(delivery.results)
