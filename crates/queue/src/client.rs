@@ -77,6 +77,9 @@ pub struct ClientSettings {
     pub data_timeout: Duration,
     /// TLS client configurations.
     pub tls: TlsClients,
+    /// Local addresses to connect from (at most one IPv4 and one IPv6): the ones SPF and the
+    /// PTR record name. Empty: the system chooses.
+    pub source_addresses: Vec<IpAddr>,
 }
 
 /// One recipient of the session.
@@ -363,7 +366,19 @@ impl Session<'_> {
         let addr = SocketAddr::new(self.endpoint.ip, self.endpoint.port);
         self.transcript.push(format!("connect {} [{addr}]", self.endpoint.host));
         let net = |detail: String| SessionError::Network { stage: Stage::Connect, detail };
-        let tcp = match tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(addr)).await {
+        let source = self.settings.source_addresses.iter().find(|s| s.is_ipv4() == addr.is_ipv4()).copied();
+        let connect = async {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            if let Some(source) = source {
+                socket.bind(SocketAddr::new(source, 0))?;
+            }
+            socket.connect(addr).await
+        };
+        let tcp = match tokio::time::timeout(self.settings.connect_timeout, connect).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(e)) => return Err(net(format!("cannot connect to {} [{addr}]: {e}", self.endpoint.host))),
             Err(_) => return Err(net(format!("connection to {} [{addr}] timed out", self.endpoint.host))),

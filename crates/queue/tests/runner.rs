@@ -134,6 +134,7 @@ async fn start() -> Harness {
             command_timeout: Duration::from_secs(5),
             data_timeout: Duration::from_secs(5),
             tls: TlsClients::new(None).unwrap(),
+            source_addresses: vec![],
         },
         plus_separator: Some('+'),
     };

@@ -275,3 +275,20 @@ pub fn relay_host(value: &str) -> Result<(), Invalid> {
         "write \"smtp.provider.example:587\" (with the port), or \"off\"",
     ))
 }
+
+/// `[queue] source_addresses`: IP addresses, at most one of each family.
+pub fn source_addresses(entries: &[String]) -> Result<(), Invalid> {
+    let fix = "list this host's outgoing addresses, e.g. [\"203.0.113.10\", \"2001:db8::10\"]";
+    let mut parsed = Vec::new();
+    for e in entries {
+        match e.parse::<IpAddr>() {
+            Ok(ip) => parsed.push(ip),
+            Err(_) => return Err(Invalid::new(format!("\"{e}\" is not an IP address"), fix)),
+        }
+    }
+    if parsed.iter().filter(|a| a.is_ipv4()).count() > 1 || parsed.iter().filter(|a| a.is_ipv6()).count() > 1
+    {
+        return Err(Invalid::new("more than one address of the same family", fix));
+    }
+    Ok(())
+}

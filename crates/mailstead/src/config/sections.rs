@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{
     blocklists, clamd_addr, dns_name, forwarders, line_length, listen_addr, log_level, mail_log, nameservers,
-    networks, nonzero, not_empty, plus_separator, pop3_expire, port, relay_host, score, tls_extra,
+    networks, nonzero, not_empty, plus_separator, pop3_expire, port, relay_host, score, source_addresses,
+    tls_extra,
 };
 use super::schema::{
     ConfigType, Finding, OptionDoc, Section, SectionDoc, clean_doc, config_section, render_value,
@@ -304,6 +305,10 @@ config_section! {
         /// The port other domains' mail servers are reached on. Always 25 on the Internet;
         /// tests and special setups may change it.
         mx_port: u32 as "integer (port)" = 25 => port,
+        /// The local addresses outbound connections come from — the ones your SPF record lists
+        /// and whose PTR record names this host — at most one IPv4 and one IPv6 address.
+        /// Empty: the system chooses (fine with a single address).
+        source_addresses: Vec<String> as "array of strings (IP addresses)" = Vec::new() => source_addresses,
         /// Extra trusted CA certificates (PEM file, relative to the data directory) for
         /// connections whose certificate is checked (the relay); `""` trusts the system's only.
         extra_ca_file: String as "string (path or \"\")" = String::new(),

@@ -57,6 +57,7 @@ pub fn start(
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             tls,
+            source_addresses: q.source_addresses.iter().filter_map(|a| a.parse().ok()).collect(),
         },
         plus_separator: config.delivery.plus_separator(),
     };
