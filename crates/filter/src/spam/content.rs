@@ -18,6 +18,8 @@ pub const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TES
 pub const MAX_SCAN: usize = 512 * 1024;
 /// Links examined per message.
 pub const MAX_LINKS: usize = 200;
+/// Bytes of text the phrase rules read.
+pub const PHRASE_SCAN: usize = 64 * 1024;
 
 /// Hosts whose only job is to hide where a link goes.
 const SHORTENERS: &[&str] = &[
@@ -89,14 +91,16 @@ pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
         }
     }
     link_rules(&links, &mut out);
+    // Phrases are looked for in the first PHRASE_SCAN bytes of text: a pitch comes early, and
+    // a long message must not cost a scan of all of it per phrase.
     let mut text = String::new();
     for t in &text_parts {
-        text.push_str(t);
-        text.push('\n');
+        push_clipped(&mut text, t);
     }
     for h in &html_parts {
-        text.push_str(&strip_tags(h));
-        text.push('\n');
+        if text.len() < PHRASE_SCAN {
+            push_clipped(&mut text, &strip_tags(clip_to(h, PHRASE_SCAN * 4)));
+        }
     }
     out.hits.extend(super::phrases::hits(&text));
     out
@@ -368,14 +372,28 @@ fn embedded_address(name: &str) -> Option<String> {
 }
 
 fn clip(s: &str) -> &str {
-    if s.len() <= MAX_SCAN {
+    clip_to(s, MAX_SCAN)
+}
+
+/// The first `max` bytes of `s`, cut at a character boundary.
+fn clip_to(s: &str, max: usize) -> &str {
+    if s.len() <= max {
         return s;
     }
-    let mut end = MAX_SCAN;
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Appends `part` and a newline to `text`, up to [`PHRASE_SCAN`] bytes in all.
+fn push_clipped(text: &mut String, part: &str) {
+    let room = PHRASE_SCAN.saturating_sub(text.len());
+    if room > 0 {
+        text.push_str(clip_to(part, room));
+        text.push('\n');
+    }
 }
 
 fn count_ci(haystack: &str, needle: &str) -> usize {
@@ -383,5 +401,5 @@ fn count_ci(haystack: &str, needle: &str) -> usize {
 }
 
 fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
