@@ -19,7 +19,7 @@ pub const MAX_SCAN: usize = 512 * 1024;
 /// Links examined per message.
 pub const MAX_LINKS: usize = 200;
 /// Bytes of text the phrase rules read.
-pub const PHRASE_SCAN: usize = 64 * 1024;
+pub const PHRASE_SCAN: usize = 16 * 1024;
 
 /// Hosts whose only job is to hide where a link goes.
 const SHORTENERS: &[&str] = &[

@@ -80,7 +80,8 @@ const PITCH: &[&str] = &[
 
 /// The phrase rules for `text` (any case).
 pub fn hits(text: &str) -> Vec<Hit> {
-    let lower = text.to_lowercase();
+    // The phrases are ASCII: an ASCII lower-casing is enough and costs one cheap pass.
+    let lower = text.to_ascii_lowercase();
     let mut hits = Vec::new();
     let count = |list: &[&'static str]| -> Vec<&'static str> {
         list.iter().copied().filter(|p| lower.contains(p)).collect()
@@ -97,8 +98,11 @@ pub fn hits(text: &str) -> Vec<Hit> {
     if pitch.len() >= 3 {
         hits.push(Hit::new("SALES_PITCH", 1.0 + (pitch.len() - 3).min(4) as f64 * 0.5, listed(&pitch)));
     }
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let upper = text.chars().filter(|c| c.is_uppercase()).count();
+    let (mut letters, mut upper) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        upper += usize::from(c.is_uppercase());
+    }
     if letters >= 200 && upper * 2 > letters {
         hits.push(Hit::new("BODY_SHOUTING", 1.5, format!("{upper} of {letters} letters in capitals")));
     }
