@@ -251,14 +251,19 @@ impl std::fmt::Debug for SessionReport {
     }
 }
 
-/// An open session whose outcome is known: recording it comes first, QUIT after, so a crash
-/// in between cannot make us send accepted recipients again.
-pub struct Closer(BufReader<Conn>);
+/// An open session whose outcome is known: recording it comes first, then QUIT — or, when the
+/// session went well, it waits in the runner's pool for the next message to the same server
+/// (RSET, then the next transaction, without a new connection, EHLO or TLS handshake).
+pub struct Closer {
+    io: BufReader<Conn>,
+    caps: EhloResponse<String>,
+    tls: Option<String>,
+}
 
 impl Closer {
     /// Sends QUIT and closes, without waiting long for the reply.
     pub async fn quit(mut self) {
-        let io = &mut self.0;
+        let io = &mut self.io;
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             if io.get_mut().write_all(b"QUIT\r\n").await.is_ok() {
                 let _ = read_reply(io, Duration::from_secs(5)).await;
@@ -309,15 +314,49 @@ impl AsyncWrite for Conn {
     }
 }
 
-/// Delivers `envelope` through one server.
+/// Delivers `envelope` through one server: on `reuse`, an open session to it, when it still
+/// answers RSET; else on a new connection.
 pub async fn deliver(
     settings: &ClientSettings,
     endpoint: &Endpoint,
     envelope: &Envelope<'_>,
+    reuse: Option<Closer>,
 ) -> SessionReport {
-    let mut session = Session { settings, endpoint, io: None, transcript: Vec::new(), tls: None };
-    let result = session.run(envelope).await;
-    let closer = session.io.take().map(Closer);
+    let mut session = Session {
+        settings,
+        endpoint,
+        io: None,
+        transcript: Vec::new(),
+        tls: None,
+        caps: EhloResponse::default(),
+    };
+    let mut result = None;
+    if let Some(open) = reuse {
+        session
+            .transcript
+            .push(format!("reusing the open connection to {} [{}]", endpoint.host, endpoint.ip));
+        session.io = Some(open.io);
+        session.tls = open.tls;
+        session.caps = open.caps;
+        match session.command("RSET", Stage::Mail).await {
+            Ok(reply) if reply.code == 250 => {
+                let caps = session.caps.clone();
+                result = Some(session.transaction(envelope, &caps).await);
+            }
+            _ => {
+                session.transcript.push("the open connection is gone; connecting anew".into());
+                session.io = None;
+                session.tls = None;
+            }
+        }
+    }
+    let result = match result {
+        Some(r) => r,
+        None => session.run(envelope).await,
+    };
+    let caps = session.caps.clone();
+    let tls = session.tls.clone();
+    let closer = session.io.take().map(|io| Closer { io, caps, tls });
     SessionReport { result, transcript: session.transcript, closer }
 }
 
@@ -327,6 +366,7 @@ struct Session<'a> {
     io: Option<BufReader<Conn>>,
     transcript: Vec<String>,
     tls: Option<String>,
+    caps: EhloResponse<String>,
 }
 
 impl Session<'_> {
@@ -359,6 +399,7 @@ impl Session<'_> {
             self.auth(user, password).await?;
         }
         let caps = caps.unwrap_or_default();
+        self.caps = caps.clone();
         self.transaction(envelope, &caps).await
     }
 

@@ -3,6 +3,7 @@
 //! - [`route`]: where a domain's mail goes (MX, implicit MX, null MX, smart host).
 //! - [`client`]: the SMTP client session with one server.
 //! - [`tls`]: opportunistic and verified TLS client configurations.
+//! - [`pool`]: open sessions kept for the next message to the same server.
 //! - [`schedule`]: backoff with jitter, the delay notice and expiry.
 //! - [`dsn`]: delivery status notifications (RFC 3464).
 //! - [`runner`]: the loop that picks due messages, delivers them per destination within
@@ -14,6 +15,7 @@
 
 pub mod client;
 pub mod dsn;
+pub mod pool;
 pub mod route;
 pub mod runner;
 pub mod schedule;

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, ClientSettings, Endpoint, Envelope, Recipient, Reply, SessionError, TlsMode};
 use crate::dsn::{self, Action, ReportedRecipient};
+use crate::pool::{ServerKey, SessionPool};
 use crate::route::{self, RelayTls, RouteError, SmartHost};
 use crate::schedule::Schedule;
 
@@ -90,12 +91,14 @@ pub struct Runner {
     in_flight: Mutex<HashSet<QueueId>>,
     connections: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+    sessions: SessionPool,
 }
 
 /// A session whose outcome awaits recording: its connection, and the permits that keep a
 /// new session from starting in its place until then.
 struct Finisher {
     closer: Option<client::Closer>,
+    key: ServerKey,
     _permits: (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit),
 }
 
@@ -132,6 +135,7 @@ impl Runner {
             handle: handle.clone(),
             in_flight: Mutex::new(HashSet::new()),
             per_domain: Mutex::new(HashMap::new()),
+            sessions: SessionPool::default(),
         });
         let task = tokio::spawn(runner.run(shutdown));
         (handle, task)
@@ -163,7 +167,9 @@ impl Runner {
             }
         }
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
+        self.sessions.close_all().await;
+        if drained.is_err() {
             tracing::warn!(
                 "queue: deliveries still running at shutdown were stopped; they are retried at the next start"
             );
@@ -248,7 +254,7 @@ impl Runner {
         // leaves the remote waiting for our QUIT, not a recipient we forget we delivered.
         for finisher in std::mem::take(&mut *closers.lock().unwrap_or_else(|p| p.into_inner())) {
             if let Some(closer) = finisher.closer {
-                tokio::spawn(closer.quit());
+                self.sessions.put(finisher.key, closer);
             }
         }
         recorded?;
@@ -323,7 +329,9 @@ impl Runner {
         };
         let mut last_error: Option<(SessionError, String)> = None;
         for endpoint in &endpoints {
-            let report = client::deliver(&self.config.client, endpoint, &envelope).await;
+            let key: ServerKey = (endpoint.host.clone(), endpoint.ip, endpoint.port);
+            let reuse = self.sessions.take(&key);
+            let report = client::deliver(&self.config.client, endpoint, &envelope, reuse).await;
             let remote = format!("{} [{}]", endpoint.host, endpoint.ip);
             self.journal_attempt(message, endpoint, &report);
             match report.result {
@@ -331,10 +339,11 @@ impl Runner {
                     // The session stays open until the outcome is recorded (see deliver_message).
                     // So do its connection permits: no new session to this domain starts while
                     // this one's accepted recipients are not yet recorded.
-                    closers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(Finisher { closer: report.closer, _permits: permits });
+                    closers.lock().unwrap_or_else(|p| p.into_inner()).push(Finisher {
+                        closer: report.closer,
+                        key,
+                        _permits: permits,
+                    });
                     return rcpts
                         .iter()
                         .zip(delivery.results)

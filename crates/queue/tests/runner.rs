@@ -32,6 +32,8 @@ struct Script {
     data: Option<String>,
     /// Messages received: (recipients, bytes).
     received: Vec<(Vec<String>, String)>,
+    /// Connections accepted.
+    connections: usize,
 }
 
 async fn scripted_server(script: Arc<Mutex<Script>>) -> u16 {
@@ -40,6 +42,7 @@ async fn scripted_server(script: Arc<Mutex<Script>>) -> u16 {
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { return };
+            script.lock().unwrap().connections += 1;
             let script = script.clone();
             tokio::spawn(async move {
                 let (r, mut w) = sock.into_split();
@@ -314,5 +317,24 @@ async fn expiry_null_mx_and_the_delay_notice() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbox(&h.ts.store).await.len(), 3);
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn one_connection_carries_consecutive_messages() {
+    let h = start().await;
+    for i in 0..4 {
+        let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
+        let id = m.id.clone();
+        h.ts.store.enqueue(m).await.unwrap();
+        h.handle.wake();
+        let store = h.ts.store.clone();
+        until(&format!("message {i} delivered"), async || store.queue_get(&id).await.unwrap().is_none())
+            .await;
+    }
+    let s = h.script.lock().unwrap();
+    assert_eq!(s.received.len(), 4);
+    assert_eq!(s.connections, 1, "the session was parked and reused (RSET) for the next messages");
+    drop(s);
     h.shutdown.cancel();
 }
