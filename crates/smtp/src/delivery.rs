@@ -354,14 +354,7 @@ impl Driver<'_> {
         let mut hits = Vec::new();
         if spam.is_some() && screened.report.is_some() {
             let store = self.server.store.as_ref();
-            let trained = match store.spam_counts(account, Vec::new()).await {
-                Ok(t) => t.spam_messages >= bayes::MIN_TRAINED && t.ham_messages >= bayes::MIN_TRAINED,
-                Err(e) => {
-                    tracing::warn!(account, error = %e, "spam classifier unavailable; scoring without it");
-                    false
-                }
-            };
-            if trained {
+            if self.server.trained.is_trained(store, account).await {
                 let tokens = tokens.get_or_insert_with(|| bayes::tokens(message));
                 match bayes::classify(store, account, tokens).await {
                     Ok(p) => hits.extend(spam_rules::account::bayes_hit(p)),

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod received;
 pub mod screening;
 pub mod submission;
+mod trained;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,13 +83,14 @@ pub struct SmtpServer {
     config: SmtpConfig,
     store: Arc<dyn Store>,
     journal: JournalBatcher,
+    trained: trained::TrainedAccounts,
 }
 
 impl SmtpServer {
     /// A server over `store`; starts its journal writer, so call it inside a tokio runtime.
     pub fn new(config: SmtpConfig, store: Arc<dyn Store>) -> SmtpServer {
         let journal = JournalBatcher::start(store.clone());
-        SmtpServer { config, store, journal }
+        SmtpServer { config, store, journal, trained: trained::TrainedAccounts::default() }
     }
 }
 
