@@ -229,7 +229,7 @@ impl Driver<'_> {
                             flags: Default::default(),
                             keywords: vec![],
                         };
-                        if screened.report.is_some() || verdict.junk {
+                        if verdict.own_hits || verdict.junk {
                             txn.events.push(event(
                                 &txn.queue_id,
                                 "spam.account",

@@ -169,6 +169,9 @@ pub(crate) struct AccountVerdict {
     pub headers: String,
     /// The journal's view of the decision.
     pub journal: serde_json::Value,
+    /// The account's own rules added something (else the message-wide `spam` event says it
+    /// all, and no per-account event is written for an inbox copy).
+    pub own_hits: bool,
 }
 
 impl Screened {
@@ -180,8 +183,10 @@ impl Screened {
                 junk: self.quarantine,
                 headers: String::new(),
                 journal: serde_json::json!({ "dmarc_quarantine": self.quarantine }),
+                own_hits: false,
             };
         };
+        let own_hits = !account_hits.is_empty();
         let mut report = report.clone();
         report.extend(account_hits);
         let verdict = report.verdict(&spam.thresholds);
@@ -191,6 +196,7 @@ impl Screened {
             junk: self.quarantine || verdict != Verdict::Inbox,
             headers: report.headers(&spam.thresholds),
             journal,
+            own_hits,
         }
     }
 }

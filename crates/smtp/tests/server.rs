@@ -510,11 +510,25 @@ async fn screening_enforces_dmarc_scores_spam_and_strips_forged_results() {
     let id = mailstead_types::QueueId::parse(&queue_id).unwrap();
     let events = h.store.journal_query(mailstead_store::model::JournalQuery::QueueId(id), 100).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    for k in ["auth", "spam", "spam.account", "delivery.local"] {
+    for k in ["auth", "spam", "delivery.local"] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
+    assert!(
+        !kinds.contains(&"spam.account"),
+        "an inbox copy without account rules needs no own event: {kinds:?}"
+    );
     let auth = events.iter().find(|e| e.kind == "auth").unwrap();
     assert_eq!(auth.data["dmarc"], "pass");
+    // A copy filed into Junk records its own verdict.
+    let junked = h
+        .store
+        .journal_query(mailstead_store::model::JournalQuery::Address("alice@example.test".into()), 500)
+        .await
+        .unwrap();
+    assert!(
+        junked.iter().any(|e| e.kind == "spam.account" && e.data["verdict"] == "junk"),
+        "no spam.account event for the junked copy"
+    );
     h.shutdown.cancel();
 }
 
