@@ -4,7 +4,8 @@
 # one, defers one (450) and refuses one (550): the accepted copy lands in Postfix's Maildir,
 # the refusal comes back to the local sender as a DSN, the deferral waits in the queue
 # (`mailstead queue list`) until Postfix accepts it and `mailstead queue retry` sends it.
-# Mail for relayed.test goes through a second Postfix configured as the smart host. Then
+# Mail for relayed.test goes through a second Postfix configured as the smart host (STARTTLS,
+# certificate verified). Then
 # `mailstead trace` explains each outcome, and a kill -9 during a burst loses nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,8 +31,22 @@ printf 'defer@remote.test 450 4.2.0 <defer@remote.test>: mailbox busy, try later
 postfix -c "$WORK/remote/conf" reload >/dev/null 2>&1
 ok "Postfix for remote.test on port $REMOTE_PORT"
 
-# The smart host for relayed.test: a Postfix that takes relayed.test into its own Maildir.
+# The smart host for relayed.test: a Postfix with STARTTLS (a certificate for smarthost.test,
+# which Mailstead checks against [queue] extra_ca_file) that takes relayed.test into its own
+# Maildir.
+{
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Test CA" -keyout "$WORK/ca-key.pem" -out "$WORK/ca.pem"
+  openssl req -newkey rsa:2048 -nodes -subj /CN=smarthost.test -keyout "$WORK/relay-key.pem" -out "$WORK/relay.csr"
+  printf 'subjectAltName=DNS:smarthost.test\nbasicConstraints=CA:FALSE\n' >"$WORK/relay-ext.cnf"
+  openssl x509 -req -in "$WORK/relay.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca-key.pem" -CAcreateserial -days 2 \
+    -extfile "$WORK/relay-ext.cnf" -out "$WORK/relay-cert.pem"
+} >/dev/null 2>&1 || fail "openssl could not make the smart host's certificate"
+chmod 644 "$WORK/relay-key.pem"
 postfix_instance relay "myhostname = smarthost.test
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_cert_file = $WORK/relay-cert.pem
+smtpd_tls_key_file = $WORK/relay-key.pem
 mydestination =
 virtual_mailbox_domains = relayed.test
 virtual_mailbox_base = $WORK/relay/maildir
@@ -47,6 +62,7 @@ dns_start <<EOF
   local-data: 'remote.test. MX 10 mx.remote.test.'
   local-data: 'mx.remote.test. A 127.0.0.1'
   local-data: 'nullmx.test. MX 0 .'
+  local-data: 'smarthost.test. A 127.0.0.1'
 EOF
 
 ms_init
@@ -58,9 +74,11 @@ ms_set server hostname '"mx.example.test"'
 ms_set dns nameservers "[\"127.0.0.1:$DNS_PORT\"]"
 ms_set queue mx_port "$REMOTE_PORT"
 ms_set queue retry_first_secs 3600
-ms_set relay host "\"127.0.0.1:$RELAY_PORT\""
-ms_set relay tls '"none"'
+ms_set relay host "\"smarthost.test:$RELAY_PORT\""
+ms_set relay tls '"starttls"'
 ms_set relay domains '["relayed.test"]'
+cp "$WORK/ca.pem" "$DATA/relay-ca.pem"
+ms_set queue extra_ca_file '"relay-ca.pem"'
 "$MS" check-config --data "$DATA" >/dev/null || fail "config"
 ms_start
 SMTP=$(port smtp)
@@ -108,7 +126,9 @@ swaks --server 127.0.0.1:$SMTP --from alice@example.test --to relayout@example.t
   --header "Subject: via the smart host" --silent 2 || fail "swaks to relayout@"
 wait_for sh -c "[ \$(find '$WORK/relay/maildir/carol/new' -type f 2>/dev/null | wc -l) -ge 1 ]" \
   || fail "the smart host did not receive mail for relayed.test"
-ok "mail for relayed.test goes through the smart host"
+grep -q "TLS connection established from localhost" "$WORK/relay/postfix.log" \
+  || fail "the smart host saw no TLS: $(tail -5 "$WORK/relay/postfix.log")"
+ok "mail for relayed.test goes through the smart host, over STARTTLS with its certificate checked"
 
 # sendmail, as applications call it: the binary under the name `sendmail`, -t with Bcc.
 ln -s "$MS" "$WORK/sendmail"
