@@ -5,8 +5,8 @@
 
 use mailstead_filter::bayes;
 use mailstead_filter::spam as spam_rules;
-use mailstead_proto::smtp::{Envelope, Recipient, Reply};
-use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage};
+use mailstead_proto::smtp::{Envelope, Notify, Recipient, Reply, Ret};
+use mailstead_store::model::{AppendTarget, Event, MessageData, NewMessage, NewQueued, NewRecipient};
 use mailstead_store::{StoreError, StoreErrorKind};
 use mailstead_types::QueueId;
 
@@ -41,6 +41,78 @@ pub(crate) fn data_event(
         "replies": replies,
     });
     Event { message_id, ..event(queue_id, "smtp.data", None, data) }
+}
+
+/// The recipients delivered here and the queue's recipients (other domains, and off-site
+/// targets of local aliases, each once), with their DSN parameters (RFC 3461). Shared by
+/// port 25 (alias forwards) and submission.
+pub(crate) fn split_recipients(
+    txn: &Transaction,
+    envelope: &Envelope,
+) -> (Vec<Recipient>, Vec<NewRecipient>) {
+    let mut local = Vec::new();
+    let mut remote: Vec<NewRecipient> = Vec::new();
+    for rcpt in &envelope.recipients {
+        let Some(resolution) = txn.resolutions.get(&rcpt.address.normalized()) else { continue };
+        if !resolution.local.is_empty() {
+            local.push(rcpt.clone());
+        }
+        for address in &resolution.remote {
+            if remote.iter().any(|r| r.address.normalized() == address.normalized()) {
+                continue;
+            }
+            remote.push(NewRecipient {
+                address: address.clone(),
+                // RFC 3461 §4.2: the original recipient, as the client gave it or as addressed.
+                orcpt: Some(format!(
+                    "rfc822;{}",
+                    rcpt.params.orcpt.as_deref().unwrap_or(&rcpt.address.to_string())
+                )),
+                notify: rcpt.params.notify.as_ref().map(|n| notify_keywords(n)),
+            });
+        }
+    }
+    (local, remote)
+}
+
+/// `NOTIFY=` keywords as written on the wire (RFC 3461 §4.1).
+fn notify_keywords(notify: &[Notify]) -> String {
+    let words: Vec<&str> = notify
+        .iter()
+        .map(|n| match n {
+            Notify::Never => "NEVER",
+            Notify::Success => "SUCCESS",
+            Notify::Failure => "FAILURE",
+            Notify::Delay => "DELAY",
+        })
+        .collect();
+    words.join(",")
+}
+
+/// The queue entry for `remote` under the transaction's queue id, with the envelope's DSN
+/// ENVID and RET (RFC 3461 §4.3, §4.4); not held, no submitting account.
+pub(crate) fn queue_entry(
+    envelope: &Envelope,
+    txn: &Transaction,
+    remote: &[NewRecipient],
+    data: Vec<u8>,
+    now: i64,
+) -> NewQueued {
+    let params = &envelope.mail_params;
+    NewQueued {
+        id: txn.queue_id.clone(),
+        sender: envelope.sender.clone(),
+        recipients: remote.to_vec(),
+        envid: params.envid.clone(),
+        ret: params.ret.map(|r| match r {
+            Ret::Full => "FULL".to_string(),
+            Ret::Hdrs => "HDRS".to_string(),
+        }),
+        auth_user: None,
+        held: false,
+        data: MessageData::from(data),
+        created: now,
+    }
 }
 
 /// The reply for a failed store write.
@@ -105,19 +177,7 @@ impl Driver<'_> {
         // Recipients with local accounts get their copies; alias targets outside our domains
         // get one copy on the outbound queue, under this transaction's queue id. Both are
         // durable before the reply.
-        let resolution = |r: &Recipient| txn.resolutions.get(&r.address.normalized());
-        let local: Vec<Recipient> = envelope
-            .recipients
-            .iter()
-            .filter(|r| resolution(r).is_some_and(|res| !res.local.is_empty()))
-            .cloned()
-            .collect();
-        let mut forward_to: Vec<mailstead_types::Address> = Vec::new();
-        for target in envelope.recipients.iter().filter_map(resolution).flat_map(|res| res.remote.iter()) {
-            if !forward_to.contains(target) {
-                forward_to.push(target.clone());
-            }
-        }
+        let (local, forward_to) = split_recipients(&txn, envelope);
         let local_replies = if local.is_empty() {
             Vec::new()
         } else {
@@ -305,34 +365,15 @@ impl Driver<'_> {
         &self,
         txn: &mut Transaction,
         envelope: &Envelope,
-        to: &[mailstead_types::Address],
+        to: &[NewRecipient],
         received: &str,
         message: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut data = Vec::with_capacity(received.len() + message.len());
-        data.extend_from_slice(received.as_bytes());
-        data.extend_from_slice(message);
-        let queued = mailstead_store::model::NewQueued {
-            id: txn.queue_id.clone(),
-            sender: envelope.sender.clone(),
-            recipients: to
-                .iter()
-                .map(|a| mailstead_store::model::NewRecipient {
-                    address: a.clone(),
-                    orcpt: None,
-                    notify: None,
-                })
-                .collect(),
-            envid: envelope.mail_params.envid.clone(),
-            ret: envelope.mail_params.ret.map(|r| format!("{r:?}").to_ascii_uppercase()),
-            auth_user: None,
-            held: false,
-            data: MessageData::from(data),
-            created: now,
-        };
+        let data = [received.as_bytes(), message].concat();
+        let queued = queue_entry(envelope, txn, to, data, now);
         self.server.store.enqueue(queued).await?;
-        let to: Vec<String> = to.iter().map(|a| a.to_string()).collect();
+        let to: Vec<String> = to.iter().map(|r| r.address.to_string()).collect();
         tracing::info!(target: "mail", "{}: forwarded to {} (queued)", txn.queue_id, to.join(", "));
         txn.events.push(event(&txn.queue_id, "forward.queued", None, serde_json::json!({ "to": to })));
         self.server.config.queue.wake();
@@ -477,4 +518,14 @@ fn header_from(message: &[u8]) -> Option<String> {
         _ => value.as_str(),
     };
     bayes::tokenize::normalize_address(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_keywords_as_on_the_wire() {
+        assert_eq!(notify_keywords(&[Notify::Success, Notify::Failure]), "SUCCESS,FAILURE");
+    }
 }

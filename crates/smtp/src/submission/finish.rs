@@ -17,13 +17,13 @@ use std::time::Instant;
 
 use mailstead_filter::spam::Report;
 use mailstead_filter::spam::outbound::{self, OutboundVerdict};
-use mailstead_proto::smtp::{Envelope, Notify, Recipient, Reply, Ret};
-use mailstead_store::model::{Account, MessageData, NewQueued, NewRecipient};
+use mailstead_proto::smtp::{Envelope, Reply};
+use mailstead_store::model::{Account, NewQueued};
 use mailstead_types::{Address, Domain, rfc5322_date};
 
 use super::Submission;
 use super::senders::author_addresses;
-use crate::delivery::{LocalCopies, data_event, event};
+use crate::delivery::{LocalCopies, data_event, event, queue_entry, split_recipients};
 use crate::driver::{Driver, Transaction};
 use crate::screening::Screened;
 
@@ -55,7 +55,7 @@ impl Driver<'_> {
         let message = [signatures.as_bytes(), &message].concat();
         let received = self.received_field(envelope, &txn.queue_id, now);
 
-        let (local, remote) = split(&txn, envelope);
+        let (local, remote) = split_recipients(&txn, envelope);
         if !local.is_empty() {
             let copies = LocalCopies {
                 recipients: &local,
@@ -73,7 +73,9 @@ impl Driver<'_> {
         }
         if !remote.is_empty() {
             let data = [received.as_bytes(), &message].concat();
-            let entry = queue_entry(envelope, &account, &txn, &remote, data, outbound.held, now);
+            let mut entry = queue_entry(envelope, &txn, &remote, data, now);
+            entry.auth_user = Some(account.address.to_string());
+            entry.held = outbound.held;
             if let Err(reply) = self.enqueue(&mut txn, entry).await {
                 return self.finish(envelope, &message, txn, reply, &added);
             }
@@ -264,34 +266,6 @@ impl Driver<'_> {
     }
 }
 
-/// The queue entry of the remote recipients.
-fn queue_entry(
-    envelope: &Envelope,
-    account: &Account,
-    txn: &Transaction,
-    remote: &[NewRecipient],
-    data: Vec<u8>,
-    held: bool,
-    now: i64,
-) -> NewQueued {
-    let params = &envelope.mail_params;
-    NewQueued {
-        id: txn.queue_id.clone(),
-        sender: envelope.sender.clone(),
-        recipients: remote.to_vec(),
-        envid: params.envid.clone(),
-        // RFC 3461 §4.3.
-        ret: params.ret.map(|r| match r {
-            Ret::Full => "FULL".to_string(),
-            Ret::Hdrs => "HDRS".to_string(),
-        }),
-        auth_user: Some(account.address.to_string()),
-        held,
-        data: MessageData::from(data),
-        created: now,
-    }
-}
-
 /// Adds `Message-ID:` and `Date:` when missing (RFC 6409 §8.2, §8.3); returns the message and
 /// the names of the fields added.
 fn complete_header(
@@ -316,48 +290,6 @@ fn complete_header(
     ([fields.as_bytes(), &message].concat(), added)
 }
 
-/// The recipients delivered here and the queue's recipients (other domains, and off-site
-/// targets of local aliases, each once), with their DSN parameters (RFC 3461).
-fn split(txn: &Transaction, envelope: &Envelope) -> (Vec<Recipient>, Vec<NewRecipient>) {
-    let mut local = Vec::new();
-    let mut remote: Vec<NewRecipient> = Vec::new();
-    for rcpt in &envelope.recipients {
-        let Some(resolution) = txn.resolutions.get(&rcpt.address.normalized()) else { continue };
-        if !resolution.local.is_empty() {
-            local.push(rcpt.clone());
-        }
-        for address in &resolution.remote {
-            if remote.iter().any(|r| r.address.normalized() == address.normalized()) {
-                continue;
-            }
-            remote.push(NewRecipient {
-                address: address.clone(),
-                // RFC 3461 §4.2: the original recipient, as the client gave it or as addressed.
-                orcpt: Some(format!(
-                    "rfc822;{}",
-                    rcpt.params.orcpt.as_deref().unwrap_or(&rcpt.address.to_string())
-                )),
-                notify: rcpt.params.notify.as_ref().map(|n| notify_keywords(n)),
-            });
-        }
-    }
-    (local, remote)
-}
-
-/// `NOTIFY=` keywords as written on the wire (RFC 3461 §4.1).
-fn notify_keywords(notify: &[Notify]) -> String {
-    let words: Vec<&str> = notify
-        .iter()
-        .map(|n| match n {
-            Notify::Never => "NEVER",
-            Notify::Success => "SUCCESS",
-            Notify::Failure => "FAILURE",
-            Notify::Delay => "DELAY",
-        })
-        .collect();
-    words.join(",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +305,5 @@ mod tests {
         );
         let full = b"Date: x\r\nMessage-ID: <1@b>\r\n\r\n".to_vec();
         assert_eq!(complete_header(full.clone(), &id, "h", 0), (full, vec![]));
-        assert_eq!(notify_keywords(&[Notify::Success, Notify::Failure]), "SUCCESS,FAILURE");
     }
 }
