@@ -18,6 +18,8 @@ use std::process::ExitCode;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use mailstead_smtp::headers::{first_header, remove_fields};
+
 use crate::local_submit::{Request, SOCKET};
 
 /// EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_TEMPFAIL.
@@ -111,61 +113,25 @@ pub fn read_message(input: &[u8], dot_ends: bool) -> Vec<u8> {
     out
 }
 
-/// With `-t`: the addresses of `To:`, `Cc:` and `Bcc:`, and the message without `Bcc:`.
+/// With `-t`: the addresses of `To:`, `Cc:` and `Bcc:` (parsed by mail-parser: quoted names,
+/// groups, several fields), and the message without `Bcc:`.
 pub fn header_recipients(message: &[u8]) -> (Vec<String>, Vec<u8>) {
-    let head_len = message.windows(4).position(|w| w == b"\r\n\r\n").map_or(message.len(), |i| i + 2);
     let mut recipients = Vec::new();
-    let mut kept = Vec::with_capacity(message.len());
-    let mut fields: Vec<&[u8]> = Vec::new();
-    for line in message[..head_len].split_inclusive(|b| *b == b'\n') {
-        match (line.first(), fields.last_mut()) {
-            (Some(b' ' | b'\t'), Some(last)) => {
-                // A continuation: extend the previous field's slice.
-                let start = last.as_ptr() as usize - message.as_ptr() as usize;
-                *last = &message[start..start + last.len() + line.len()];
-            }
-            _ => fields.push(line),
+    if let Some(parsed) = mail_parser::MessageParser::default().parse_headers(message) {
+        let lists = parsed.all_to().chain(parsed.all_cc()).chain(parsed.all_bcc());
+        for address in lists.flat_map(|list| list.iter()).filter_map(|a| a.address()) {
+            recipients.push(address.to_string());
         }
     }
-    for field in fields {
-        let text = String::from_utf8_lossy(field);
-        let (name, value) = text.split_once(':').unwrap_or(("", ""));
-        let name = name.trim().to_ascii_lowercase();
-        if matches!(name.as_str(), "to" | "cc" | "bcc") {
-            recipients.extend(addresses(value));
-        }
-        if name != "bcc" {
-            kept.extend_from_slice(field);
-        }
-    }
-    kept.extend_from_slice(&message[head_len..]);
+    let kept = remove_fields(message, |name, _| name.eq_ignore_ascii_case("bcc"))
+        .unwrap_or_else(|| message.to_vec());
     (recipients, kept)
-}
-
-/// The addresses in an address-list header value: `<a@b>` forms, else bare `a@b` words.
-fn addresses(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for part in value.split(',') {
-        let part = part.trim();
-        let address = match (part.find('<'), part.rfind('>')) {
-            (Some(a), Some(b)) if a < b => &part[a + 1..b],
-            _ => part.split_whitespace().find(|w| w.contains('@')).unwrap_or(""),
-        };
-        let address = address.trim().trim_matches('"');
-        if address.contains('@') {
-            out.push(address.to_string());
-        }
-    }
-    out
 }
 
 /// Adds `From:` (from the sender and `-F`) when the message has none.
 fn with_from(message: Vec<u8>, sender: &str, full_name: Option<&str>) -> Vec<u8> {
     let head_len = message.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 2);
-    let has_from = message[..head_len]
-        .split(|b| *b == b'\n')
-        .any(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case(b"from:"));
-    if has_from || sender.is_empty() {
+    if (head_len > 0 && first_header(&message, "from").is_some()) || sender.is_empty() {
         return message;
     }
     let from = match full_name {
@@ -278,6 +244,9 @@ mod tests {
         let m = read_message(b"To: A <a@x.test>, b@y.test\nCc: \"C\" <c@z.test>\nBcc: hidden@w.test,\n  also@w.test\nSubject: s\n\nbody\nBcc: not@header.test\n", false);
         let (rcpts, kept) = header_recipients(&m);
         assert_eq!(rcpts, ["a@x.test", "b@y.test", "c@z.test", "hidden@w.test", "also@w.test"]);
+        let (rcpts, _) =
+            header_recipients(b"To: \"Doe, John\" <john@x.test>, Team: a@y.test, b@y.test;\r\n\r\n");
+        assert_eq!(rcpts, ["john@x.test", "a@y.test", "b@y.test"]);
         let kept = String::from_utf8(kept).unwrap();
         assert!(!kept.contains("hidden") && !kept.contains("also@w.test"), "{kept}");
         assert!(kept.contains("Subject: s\r\n\r\nbody\r\nBcc: not@header.test\r\n"), "{kept}");

@@ -2,7 +2,8 @@
 //! [`crate::local_submit`]): `mailstead sendmail` connects here. Like Postfix's postdrop, any
 //! local user may submit (the socket is mode 0666); the submitting uid, from the socket's peer
 //! credentials, goes into the `Received:` field and the journal. A request is checked,
-//! completed (`Received:`, and `Date:`/`Message-ID:` when missing, RFC 6409 §8), put on the
+//! completed (`Received:`, and `Date:`/`Message-ID:` when missing, RFC 6409 §8, as submission
+//! does), put on the
 //! queue — whose runner delivers local recipients into their mailboxes and the others by MX
 //! — and acknowledged once durable.
 
@@ -21,6 +22,8 @@ use mailstead_queue::QueueHandle;
 use mailstead_store::Store;
 use mailstead_store::model::{Event, MessageData, NewQueued, NewRecipient};
 use mailstead_types::{Address, QueueId, rfc5322_date};
+
+use mailstead_smtp::submission::finish::complete_header;
 
 use crate::local_submit::{Request, SOCKET};
 
@@ -121,15 +124,7 @@ impl LocalSubmit {
             host = self.hostname,
             date = rfc5322_date(secs),
         );
-        let head = header_section(&request.message);
-        let mut added = String::new();
-        if !has_field(head, "date") {
-            added.push_str(&format!("Date: {}\r\n", rfc5322_date(secs)));
-        }
-        if !has_field(head, "message-id") {
-            added.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.hostname));
-        }
-        let content = [added.as_bytes(), &request.message].concat();
+        let (content, _) = complete_header(request.message, &id, &self.hostname, secs);
         // Signed for the sender's domain when it is ours (it has a key); the Received field
         // stays outside the signature.
         let signatures = match (&self.signer, sender.as_ref()) {
@@ -178,17 +173,4 @@ impl LocalSubmit {
             }
         }
     }
-}
-
-fn header_section(message: &[u8]) -> &[u8] {
-    let end = message.windows(4).position(|w| w == b"\r\n\r\n").map_or(message.len(), |i| i + 2);
-    &message[..end]
-}
-
-fn has_field(head: &[u8], name: &str) -> bool {
-    head.split(|b| *b == b'\n').any(|line| {
-        line.len() > name.len()
-            && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-            && line[name.len()] == b':'
-    })
 }

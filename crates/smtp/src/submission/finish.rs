@@ -267,8 +267,8 @@ impl Driver<'_> {
 }
 
 /// Adds `Message-ID:` and `Date:` when missing (RFC 6409 §8.2, §8.3); returns the message and
-/// the names of the fields added.
-fn complete_header(
+/// the names of the fields added. Also used for mail handed over by `sendmail`.
+pub fn complete_header(
     message: Vec<u8>,
     queue_id: &mailstead_types::QueueId,
     hostname: &str,
