@@ -76,7 +76,6 @@ fn describe(data: &serde_json::Value) -> String {
 
 /// One sentence on the final state of a transaction.
 pub fn verdict(events: &[Event]) -> String {
-    let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let delivered: Vec<String> = events
         .iter()
         .filter(|e| e.kind == "delivery.local")
@@ -177,7 +176,6 @@ fn junk_reason(events: &[Event], to: &str) -> String {
 /// The outcome of outbound delivery, when the transaction went to the queue: per recipient,
 /// its latest state, with a plain reason for common refusals.
 fn outbound_verdict(events: &[Event]) -> Option<String> {
-    let text = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let mut latest: Vec<(String, &Event)> = Vec::new();
     let outcome_kinds = ["outbound.delivered", "outbound.deferred", "outbound.failed"];
     for e in events.iter().filter(|e| outcome_kinds.contains(&e.kind.as_str())) {
@@ -246,6 +244,11 @@ pub fn explain(reply: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A string field of an event's data, `""` when absent.
+fn text(e: &Event, key: &str) -> String {
+    e.data.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string()
 }
 
 #[cfg(test)]
