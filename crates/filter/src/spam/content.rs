@@ -65,7 +65,7 @@ pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
                 has_text |= !t.trim().is_empty();
                 text_parts.push(clip(t));
             }
-            PartType::Html(h) => html_parts.push(clip(h)),
+            PartType::Html(h) => html_parts.push(HtmlPart::new(clip(h))),
             _ => {}
         }
     }
@@ -80,8 +80,8 @@ pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
 
     if !html_parts.is_empty() && !has_text {
         out.hits.push(Hit::new("HTML_ONLY", 0.7, "HTML without a plain-text alternative"));
-        let visible: usize = html_parts.iter().map(|h| visible_text_len(h)).sum();
-        let images = html_parts.iter().map(|h| count_ci(h, "<img")).sum::<usize>();
+        let visible: usize = html_parts.iter().map(visible_text_len).sum();
+        let images = html_parts.iter().map(|h| h.lower.matches("<img").count()).sum::<usize>();
         if images > 0 && visible < 200 {
             out.hits.push(Hit::new(
                 "HTML_IMAGE_ONLY",
@@ -99,7 +99,7 @@ pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
     }
     for h in &html_parts {
         if text.len() < PHRASE_SCAN {
-            push_clipped(&mut text, &strip_tags(clip_to(h, PHRASE_SCAN * 4)));
+            push_clipped(&mut text, &strip_tags(clip_to(h.html, PHRASE_SCAN * 4)));
         }
     }
     out.hits.extend(super::phrases::hits(&text));
@@ -205,10 +205,22 @@ fn link_rules(links: &[Link], out: &mut Analysis) {
     }
 }
 
+/// An HTML part and its ASCII lower-case copy, made once for every scan of the part.
+struct HtmlPart<'a> {
+    html: &'a str,
+    lower: String,
+}
+
+impl<'a> HtmlPart<'a> {
+    fn new(html: &'a str) -> HtmlPart<'a> {
+        HtmlPart { html, lower: html.to_ascii_lowercase() }
+    }
+}
+
 /// `<a href="...">text</a>` pairs of an HTML body, found by a tolerant scan (the HTML of spam
 /// is rarely well-formed, so no tree is built).
-fn html_links(html: &str) -> Vec<Link> {
-    let lower = html.to_ascii_lowercase();
+fn html_links(part: &HtmlPart<'_>) -> Vec<Link> {
+    let (html, lower) = (part.html, &part.lower);
     let mut links = Vec::new();
     let mut at = 0;
     while links.len() < MAX_LINKS {
@@ -264,8 +276,8 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// Characters of text outside tags, `<style>` and `<script>`.
-fn visible_text_len(html: &str) -> usize {
-    let lower = html.to_ascii_lowercase();
+fn visible_text_len(part: &HtmlPart<'_>) -> usize {
+    let (html, lower) = (part.html, &part.lower);
     let mut text = String::new();
     let mut at = 0;
     while at < html.len() {
@@ -394,10 +406,6 @@ fn push_clipped(text: &mut String, part: &str) {
         text.push_str(clip_to(part, room));
         text.push('\n');
     }
-}
-
-fn count_ci(haystack: &str, needle: &str) -> usize {
-    haystack.to_ascii_lowercase().matches(needle).count()
 }
 
 fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
