@@ -629,7 +629,15 @@ impl Session<'_> {
                 .collect();
             return Ok(Delivery { results, tls: self.tls.clone(), dsn });
         }
-        self.write(&dot_stuff(envelope.message), Stage::Data).await?;
+        let message = envelope.message;
+        if message.first() == Some(&b'.') || memchr::memmem::find(message, b"\n.").is_some() {
+            self.write(&dot_stuff(message), Stage::Data).await?;
+        } else {
+            // Nothing to stuff (the usual case): send the stored bytes as they are, no copy.
+            self.write(message, Stage::Data).await?;
+            let end: &[u8] = if message.ends_with(b"\r\n") { b".\r\n" } else { b"\r\n.\r\n" };
+            self.write(end, Stage::Data).await?;
+        }
         self.transcript.push(format!("<{} bytes of message>", envelope.message.len()));
         let final_reply = self.reply(Stage::Data, self.settings.data_timeout).await?;
         let results =
