@@ -92,6 +92,12 @@ impl MemoryResolver {
         self
     }
 
+    /// Removes every TXT record of `name` (to change a record while a test runs).
+    pub fn remove_txt(&self, name: &str) -> &Self {
+        self.with(|t| t.txt.remove(&normalize_name(name)));
+        self
+    }
+
     /// Makes lookups of `name` for `rtype` ("TXT", "MX", "A", "AAAA", "PTR" — for PTR give the
     /// reverse name) fail with `kind`.
     pub fn fail(&self, name: &str, rtype: &str, kind: DnsErrorKind) -> &Self {

@@ -62,6 +62,9 @@ pub struct Endpoint {
     pub tls: TlsMode,
     /// AUTH PLAIN credentials (smart hosts).
     pub credentials: Option<(String, String)>,
+    /// The TLS policy that chose `tls`, for the journal ("opportunistic", "mta-sts enforce
+    /// (id …)", "dane", "smart host").
+    pub policy: String,
 }
 
 /// Fixed settings of every session.

@@ -3,6 +3,7 @@
 //! - [`route`]: where a domain's mail goes (MX, implicit MX, null MX, smart host).
 //! - [`client`]: the SMTP client session with one server.
 //! - [`tls`]: opportunistic and verified TLS client configurations.
+//! - [`sts`]: MTA-STS policies (RFC 8461): fetched over HTTPS, cached in the store, enforced.
 //! - [`pool`]: open sessions kept for the next message to the same server.
 //! - [`schedule`]: backoff with jitter, the delay notice and expiry.
 //! - [`dsn`]: delivery status notifications (RFC 3464).
@@ -19,6 +20,7 @@ pub mod pool;
 pub mod route;
 pub mod runner;
 pub mod schedule;
+pub mod sts;
 pub mod tls;
 
 pub use runner::{QueueConfig, QueueHandle, Runner};

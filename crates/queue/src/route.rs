@@ -54,12 +54,16 @@ pub enum RouteError {
     /// DNS did not answer now. Try again later.
     #[error("DNS lookup for {0} failed for now: {1}")]
     Temporary(String, String),
+    /// The domain's TLS policy (MTA-STS or DANE) leaves no server to deliver to securely.
+    /// Temporary: the policy or the servers may be fixed.
+    #[error("{0}")]
+    Policy(String),
 }
 
 impl RouteError {
     /// Whether trying again later can help.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, RouteError::Temporary(..))
+        matches!(self, RouteError::Temporary(..) | RouteError::Policy(_))
     }
 
     /// The enhanced status code for a DSN (RFC 3463, RFC 7505 §4.2).
@@ -68,6 +72,7 @@ impl RouteError {
             RouteError::NullMx(_) => "5.1.10",
             RouteError::NoSuchDomain(_) => "5.1.2",
             RouteError::Temporary(..) => "4.4.3",
+            RouteError::Policy(_) => "4.7.5",
         }
     }
 }

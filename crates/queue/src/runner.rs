@@ -39,6 +39,7 @@ use crate::dsn::{self, Action, ReportedRecipient};
 use crate::pool::{ServerKey, SessionPool};
 use crate::route::{self, RelayTls, RouteError, SmartHost};
 use crate::schedule::Schedule;
+use crate::sts::{self, StsPolicies};
 
 /// How long sessions in flight may finish after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -66,6 +67,10 @@ pub struct QueueConfig {
     pub client: ClientSettings,
     /// Plus-addressing separator for local deliveries.
     pub plus_separator: Option<char>,
+    /// Whether MTA-STS policies of destination domains are looked up and applied.
+    pub mta_sts: bool,
+    /// The HTTPS port MTA-STS policies are fetched from (443; tests use others).
+    pub mta_sts_port: u16,
 }
 
 /// Wakes the runner when something was queued.
@@ -92,6 +97,7 @@ pub struct Runner {
     connections: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
     sessions: SessionPool,
+    sts: StsPolicies,
 }
 
 /// A session whose outcome awaits recording: its connection, and the permits that keep a
@@ -126,7 +132,10 @@ impl Runner {
         shutdown: CancellationToken,
     ) -> (QueueHandle, tokio::task::JoinHandle<()>) {
         let handle = QueueHandle::default();
+        let mut fetcher = sts::Fetcher::new(&config.client.tls.verified);
+        fetcher.port = config.mta_sts_port;
         let runner = Arc::new(Runner {
+            sts: StsPolicies::new(store.clone(), resolver.clone(), fetcher),
             journal: JournalBatcher::start(store.clone()),
             store,
             resolver,
@@ -393,10 +402,12 @@ impl Runner {
                     port: relay.port,
                     tls,
                     credentials: relay.credentials.clone(),
+                    policy: "smart host".into(),
                 })
                 .collect());
         }
         let hosts = route::mx_hosts(self.resolver.as_ref(), domain).await?;
+        let (hosts, tls, policy) = self.mta_sts(domain, hosts).await?;
         let mut endpoints = Vec::new();
         let mut temporary = None;
         for host in hosts {
@@ -405,8 +416,9 @@ impl Runner {
                     host: host.clone(),
                     ip,
                     port: self.config.mx_port,
-                    tls: TlsMode::Opportunistic,
+                    tls,
                     credentials: None,
+                    policy: policy.clone(),
                 })),
                 Err(e) => temporary = Some(e),
             }
@@ -414,6 +426,45 @@ impl Runner {
         match (endpoints.is_empty(), temporary) {
             (true, Some(e)) => Err(e),
             _ => Ok(endpoints),
+        }
+    }
+
+    /// The MX hosts `domain`'s MTA-STS policy allows, the TLS they require, and the policy's
+    /// name. `enforce`: only listed hosts, certificate verified, and none listed means a
+    /// deferral (RFC 8461 §5); `testing`: mismatches are logged, delivery goes on as usual.
+    async fn mta_sts(
+        &self,
+        domain: &str,
+        hosts: Vec<String>,
+    ) -> Result<(Vec<String>, TlsMode, String), RouteError> {
+        let active = if self.config.mta_sts { self.sts.policy(domain).await } else { None };
+        let Some(active) = active else {
+            return Ok((hosts, TlsMode::Opportunistic, "opportunistic".into()));
+        };
+        let refused: Vec<String> = hosts.iter().filter(|h| !active.policy.allows(h)).cloned().collect();
+        match active.policy.mode {
+            sts::Mode::Enforce => {
+                if !refused.is_empty() {
+                    tracing::warn!(target: "mail", "{domain}: MX {} not in the MTA-STS policy, skipped", refused.join(", "));
+                }
+                let allowed: Vec<String> = hosts.into_iter().filter(|h| !refused.contains(h)).collect();
+                if allowed.is_empty() {
+                    return Err(RouteError::Policy(format!(
+                        "the MTA-STS policy of {domain} ({}) allows none of its MX hosts ({}); mx patterns: {}",
+                        active.describe(),
+                        refused.join(", "),
+                        active.policy.mx.join(", ")
+                    )));
+                }
+                Ok((allowed, TlsMode::RequireVerified, active.describe()))
+            }
+            sts::Mode::Testing => {
+                if !refused.is_empty() {
+                    tracing::info!(target: "mail", "{domain}: MX {} not in the MTA-STS policy (testing mode: delivering anyway)", refused.join(", "));
+                }
+                Ok((hosts, TlsMode::Opportunistic, active.describe()))
+            }
+            sts::Mode::None => Ok((hosts, TlsMode::Opportunistic, "opportunistic".into())),
         }
     }
 
@@ -648,6 +699,7 @@ impl Runner {
             "host": endpoint.host,
             "ip": endpoint.ip.to_string(),
             "port": endpoint.port,
+            "policy": endpoint.policy,
             "tls": match &report.result { Ok(d) => d.tls.clone(), Err(_) => None },
             "result": match &report.result { Ok(_) => "session".to_string(), Err(e) => e.describe() },
             "transcript": report.transcript,

@@ -1,9 +1,11 @@
 //! The queue runner against a scripted SMTP server on 127.0.0.1 and an in-memory DNS table:
 //! delivery, per-recipient refusals with a DSN delivered to the local sender, deferral and
-//! retry, expiry, null MX, the delay notice (once), no DSN for the null sender, and the
-//! journal of each attempt.
+//! retry, expiry, null MX, the delay notice (once), no DSN for the null sender, the journal
+//! of each attempt, and MTA-STS enforcement (MX hosts outside the policy, no STARTTLS).
 
 #![allow(clippy::unwrap_used)]
+
+mod policy_server;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -115,6 +117,11 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(|_, _| {}).await
+}
+
+/// A harness whose configuration and DNS table `adjust` changes first.
+async fn start_with(adjust: impl FnOnce(&mut QueueConfig, &MemoryResolver)) -> Harness {
     let ts = TestStore::new(&["example.test"], &["alice@example.test"]).await;
     let script = Arc::new(Mutex::new(Script::default()));
     let port = scripted_server(script.clone()).await;
@@ -122,7 +129,7 @@ async fn start() -> Harness {
     zone.add_mx("remote.test", 10, "mx.remote.test")
         .add_ip("mx.remote.test", "127.0.0.1".parse().unwrap())
         .add_mx("nullmx.test", 0, "");
-    let config = QueueConfig {
+    let mut config = QueueConfig {
         hostname: "mx.example.test".into(),
         schedule: Schedule::default(),
         mx_port: port,
@@ -140,7 +147,10 @@ async fn start() -> Harness {
             source_addresses: vec![],
         },
         plus_separator: Some('+'),
+        mta_sts: true,
+        mta_sts_port: 443,
     };
+    adjust(&mut config, &zone);
     let shutdown = CancellationToken::new();
     let (handle, _task) = Runner::start(ts.store.clone(), Arc::new(zone), config, shutdown.clone());
     Harness { ts, script, shutdown, handle }
@@ -337,4 +347,47 @@ async fn one_connection_carries_consecutive_messages() {
     assert_eq!(s.connections, 1, "the session was parked and reused (RSET) for the next messages");
     drop(s);
     h.shutdown.cancel();
+}
+
+/// Enforce mode: an MX host outside the policy is never contacted and the mail waits; a listed
+/// host that offers no STARTTLS is not used either. Testing mode delivers as usual.
+#[tokio::test]
+async fn mta_sts_enforce_keeps_mail_off_unlisted_or_plaintext_hosts() {
+    for (mode, mx_pattern, expect_delivery, reason) in [
+        ("enforce", "mx.other.test", false, "allows none of its MX hosts"),
+        ("enforce", "*.remote.test", false, "does not offer STARTTLS"),
+        ("testing", "mx.other.test", true, ""),
+    ] {
+        let policy = format!("version: STSv1\r\nmode: {mode}\r\nmx: {mx_pattern}\r\nmax_age: 3600\r\n");
+        let server = policy_server::start("mta-sts.remote.test", &policy).await;
+        let ca = server.ca_pem.clone();
+        let h = start_with(|config, zone| {
+            config.client.tls = TlsClients::new(Some(ca.as_bytes())).unwrap();
+            config.mta_sts_port = server.port;
+            zone.add_txt("_mta-sts.remote.test", "v=STSv1; id=1")
+                .add_ip("mta-sts.remote.test", "127.0.0.1".parse().unwrap());
+        })
+        .await;
+        let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
+        let id = m.id.clone();
+        h.ts.store.enqueue(m).await.unwrap();
+        h.handle.wake();
+        let store = h.ts.store.clone();
+        if expect_delivery {
+            until("delivery", async || store.queue_get(&id).await.unwrap().is_none()).await;
+            assert_eq!(h.script.lock().unwrap().received.len(), 1, "{mode} {mx_pattern}");
+        } else {
+            until("a deferral", async || {
+                store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
+            })
+            .await;
+            let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
+            let reply = m.recipients[0].last_reply.clone().unwrap_or_default();
+            assert!(reply.contains(reason), "{mode} {mx_pattern}: {reply}");
+            assert_eq!(m.recipients[0].state, RecipientState::Pending, "a policy failure is temporary");
+            assert!(h.script.lock().unwrap().received.is_empty());
+        }
+        assert_eq!(server.requests.lock().unwrap().len(), 1, "the policy was fetched once");
+        h.shutdown.cancel();
+    }
 }

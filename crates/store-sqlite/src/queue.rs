@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use mailstead_store::model::{
     AttemptRecord, BlobId, MessageData, NewQueued, QueueRecipient, QueuedMessage, RecipientState,
+    StsPolicyRecord,
 };
 use mailstead_store::{QueueStore, Result, StoreError};
 use mailstead_types::{Address, QueueId};
@@ -142,6 +143,38 @@ impl QueueStore for SqliteStore {
     async fn queue_cancel(&self, id: &QueueId) -> Result<()> {
         let id = id.to_string();
         self.inner.writer.write(move |conn, ctx| remove(conn, ctx, &id)).await
+    }
+
+    async fn sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRecord>> {
+        let domain = domain.to_ascii_lowercase();
+        self.inner.readers.read_point(move |conn| {
+            conn.prepare_cached(
+                "SELECT policy_id, text, fetched, expires FROM sts_policies WHERE domain = ?1",
+            )
+            .map_err(db_err)?
+            .query_row([domain], |r| {
+                Ok(StsPolicyRecord { id: r.get(0)?, text: r.get(1)?, fetched: r.get(2)?, expires: r.get(3)? })
+            })
+            .optional()
+            .map_err(db_err)
+        })
+    }
+
+    async fn put_sts_policy(&self, domain: &str, policy: StsPolicyRecord) -> Result<()> {
+        let domain = domain.to_ascii_lowercase();
+        self.inner
+            .writer
+            .write(move |conn, _| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO sts_policies(domain, policy_id, text, fetched, expires) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db_err)?
+                .execute(params![domain, policy.id, policy.text, policy.fetched, policy.expires])
+                .map_err(db_err)?;
+                Ok(())
+            })
+            .await
     }
 }
 

@@ -130,6 +130,15 @@ CREATE TABLE correspondents(
     r#"
 ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 5: MTA-STS policies of destination domains, cached for their max_age (RFC 8461 §5.1).
+    r#"
+CREATE TABLE sts_policies(
+    domain TEXT PRIMARY KEY,
+    policy_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    fetched INTEGER NOT NULL,
+    expires INTEGER NOT NULL) WITHOUT ROWID;
+"#,
 ];
 
 /// The format version this binary writes.

@@ -378,6 +378,20 @@ pub struct AttemptRecord {
     pub delay_notified: bool,
 }
 
+/// A domain's MTA-STS policy as last fetched (RFC 8461 §5.1): kept until `expires`, used when
+/// a new fetch fails, and fetched again when the domain's `_mta-sts` record shows a new id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsPolicyRecord {
+    /// The `id` of the `_mta-sts` TXT record the policy was fetched under.
+    pub id: String,
+    /// The policy file as served.
+    pub text: String,
+    /// When it was fetched (Unix seconds).
+    pub fetched: i64,
+    /// When it stops applying: fetched + its `max_age` (Unix seconds).
+    pub expires: i64,
+}
+
 /// A change to one queued recipient after a delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientUpdate {

@@ -152,6 +152,10 @@ pub trait QueueStore: Send + Sync {
     async fn queue_set_held(&self, id: &QueueId, held: bool) -> Result<()>;
     /// Removes a message from the queue without delivering it.
     async fn queue_cancel(&self, id: &QueueId) -> Result<()>;
+    /// The cached MTA-STS policy of `domain` (lower case), expired or not.
+    async fn sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRecord>>;
+    /// Stores (replaces) the MTA-STS policy of `domain`; durable on return.
+    async fn put_sts_policy(&self, domain: &str, policy: StsPolicyRecord) -> Result<()>;
 }
 
 /// The event journal (the message journey).

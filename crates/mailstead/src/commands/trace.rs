@@ -237,6 +237,10 @@ pub fn explain(reply: &str) -> Option<&'static str> {
         Some("the recipient's domain does not receive mail")
     } else if has(&["expired after"]) {
         Some("the receiving server could not be reached for days; the queue gave up")
+    } else if has(&["mta-sts", "tlsa", "dane", "certificate", "tls is required"]) {
+        Some(
+            "the recipient's domain requires verified TLS (MTA-STS or DANE) and its mail server does not meet it; the mail waits in the queue until the receiver fixes its certificate or policy",
+        )
     } else if has(&["cannot connect", "timed out", "connection refused", "no address found"]) {
         Some("the receiving server cannot be reached from here (is outbound port 25 blocked? see [relay])")
     } else if has(&["greylist", "try again later", "4.7.1"]) {
@@ -287,6 +291,16 @@ mod tests {
             explain("554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org")
                 .unwrap()
                 .contains("blocklist")
+        );
+        assert!(
+            explain("the MTA-STS policy of gmail.example (mta-sts enforce (id 1)) allows none of its MX hosts")
+                .unwrap()
+                .contains("requires verified TLS")
+        );
+        assert!(
+            explain("TLS handshake failed: invalid peer certificate: UnknownIssuer (at starttls)")
+                .unwrap()
+                .contains("requires verified TLS")
         );
         assert_eq!(explain("250 ok"), None);
     }

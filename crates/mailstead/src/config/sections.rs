@@ -310,8 +310,15 @@ config_section! {
         /// Empty: the system chooses (fine with a single address).
         source_addresses: Vec<String> as "array of strings (IP addresses)" = Vec::new() => source_addresses,
         /// Extra trusted CA certificates (PEM file, relative to the data directory) for
-        /// connections whose certificate is checked (the relay); `""` trusts the system's only.
+        /// connections whose certificate is checked (the relay, MTA-STS hosts and policy
+        /// servers); `""` trusts the system's only.
         extra_ca_file: String as "string (path or \"\")" = String::new(),
+        /// Apply the MTA-STS policies (RFC 8461) destination domains publish: with `enforce`,
+        /// mail goes only to the MX hosts the policy lists, over TLS with a valid certificate,
+        /// or waits in the queue. Policies are cached in the store for their `max_age`.
+        mta_sts: bool = true,
+        /// The HTTPS port MTA-STS policies are fetched from. Always 443 on the Internet.
+        mta_sts_port: u32 as "integer (port)" = 443 => port,
     }
 }
 

@@ -60,6 +60,8 @@ pub fn start(
             source_addresses: q.source_addresses.iter().filter_map(|a| a.parse().ok()).collect(),
         },
         plus_separator: config.delivery.plus_separator(),
+        mta_sts: q.mta_sts,
+        mta_sts_port: u16::try_from(q.mta_sts_port).unwrap_or(443),
     };
     Ok(Runner::start(store, resolver, queue_config, shutdown))
 }

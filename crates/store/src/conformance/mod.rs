@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             queue::queue_lifecycle,
             queue::queue_record_is_atomic,
             queue::journal,
+            queue::sts_policies,
             spam::spam_training_counts,
             spam::spam_retraining,
             spam::spam_correspondents,

@@ -5,6 +5,7 @@ use mailstead_types::QueueId;
 use super::{StoreRef, addr, bytes};
 use crate::model::{
     AttemptRecord, Event, JournalQuery, NewQueued, NewRecipient, RecipientState, RecipientUpdate,
+    StsPolicyRecord,
 };
 
 fn qid(n: u32) -> QueueId {
@@ -220,4 +221,22 @@ pub async fn queue_record_is_atomic(store: StoreRef) {
     for n in [12, 13] {
         store.queue_cancel(&qid(n)).await.unwrap();
     }
+}
+
+/// MTA-STS policies: absent until stored, replaced by a newer one, kept per domain (case
+/// does not matter), and durable.
+pub async fn sts_policies(store: StoreRef) {
+    assert_eq!(store.sts_policy("example.test").await.unwrap(), None);
+    let first = StsPolicyRecord {
+        id: "20260101".into(),
+        text: "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n".into(),
+        fetched: 1000,
+        expires: 87400,
+    };
+    store.put_sts_policy("Example.TEST", first.clone()).await.unwrap();
+    assert_eq!(store.sts_policy("example.test").await.unwrap(), Some(first.clone()));
+    let second = StsPolicyRecord { id: "20260202".into(), fetched: 2000, expires: 3000, ..first.clone() };
+    store.put_sts_policy("example.test", second.clone()).await.unwrap();
+    assert_eq!(store.sts_policy("EXAMPLE.test").await.unwrap(), Some(second));
+    assert_eq!(store.sts_policy("other.test").await.unwrap(), None);
 }
