@@ -18,7 +18,8 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{TokioResolver, lookup::Lookup};
 
 use crate::{
-    Answer, DnsError, DnsErrorKind, DnsResult, MxRecord, Resolver, TxtRecord, normalize_name, reverse_name,
+    Answer, DnsError, DnsErrorKind, DnsResult, MxRecord, Resolver, TlsaRecord, TxtRecord, normalize_name,
+    reverse_name,
 };
 
 /// How to build a [`HickoryResolver`].
@@ -181,6 +182,19 @@ impl Resolver for HickoryResolver {
     async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
         self.records(&reverse_name(ip), RecordType::PTR, |data| match data {
             RData::PTR(ptr) => Some(normalize_name(&ptr.0.to_ascii())),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn tlsa(&self, name: &str) -> DnsResult<TlsaRecord> {
+        self.records(name, RecordType::TLSA, |data| match data {
+            RData::TLSA(t) => Some(TlsaRecord {
+                usage: t.cert_usage.into(),
+                selector: t.selector.into(),
+                matching: t.matching.into(),
+                data: t.cert_data.clone(),
+            }),
             _ => None,
         })
         .await

@@ -64,6 +64,19 @@ pub struct MxRecord {
     pub exchange: String,
 }
 
+/// One TLSA record (RFC 6698 §2.1): how a TLS server's certificate is pinned, for DANE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsaRecord {
+    /// Certificate usage: 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE.
+    pub usage: u8,
+    /// Selector: 0 the whole certificate, 1 its SubjectPublicKeyInfo.
+    pub selector: u8,
+    /// Matching type: 0 the data itself, 1 SHA-256, 2 SHA-512.
+    pub matching: u8,
+    /// The association data.
+    pub data: Vec<u8>,
+}
+
 /// The records of a successful lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer<T> {
@@ -92,6 +105,8 @@ pub trait Resolver: Send + Sync + 'static {
     /// PTR names of `ip` (lower case, without trailing dot), looked up under `in-addr.arpa` or
     /// `ip6.arpa` (RFC 1035 §3.5, RFC 3596 §2.5).
     async fn ptr(&self, ip: IpAddr) -> DnsResult<String>;
+    /// TLSA records of `name` (`_25._tcp.<host>` for SMTP, RFC 7672 §2.2).
+    async fn tlsa(&self, name: &str) -> DnsResult<TlsaRecord>;
 }
 
 /// `name` in the form lookups use as a key: lower case, no trailing dot.

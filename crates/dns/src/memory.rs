@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 use crate::{
-    Answer, DnsError, DnsErrorKind, DnsResult, MxRecord, Resolver, TxtRecord, normalize_name, reverse_name,
+    Answer, DnsError, DnsErrorKind, DnsResult, MxRecord, Resolver, TlsaRecord, TxtRecord, normalize_name,
+    reverse_name,
 };
 
 /// Record types the table knows.
@@ -16,6 +17,7 @@ enum Rtype {
     A,
     Aaaa,
     Ptr,
+    Tlsa,
 }
 
 #[derive(Default)]
@@ -25,6 +27,7 @@ struct Table {
     a: HashMap<String, Vec<Ipv4Addr>>,
     aaaa: HashMap<String, Vec<Ipv6Addr>>,
     ptr: HashMap<String, Vec<String>>,
+    tlsa: HashMap<String, Vec<TlsaRecord>>,
     failures: HashMap<(String, Rtype), DnsErrorKind>,
     authentic: Vec<String>,
     queries: usize,
@@ -38,6 +41,7 @@ impl Table {
             || self.a.contains_key(name)
             || self.aaaa.contains_key(name)
             || self.ptr.contains_key(name)
+            || self.tlsa.contains_key(name)
     }
 }
 
@@ -92,13 +96,19 @@ impl MemoryResolver {
         self
     }
 
+    /// Adds a TLSA record.
+    pub fn add_tlsa(&self, name: &str, record: TlsaRecord) -> &Self {
+        self.with(|t| t.tlsa.entry(normalize_name(name)).or_default().push(record));
+        self
+    }
+
     /// Removes every TXT record of `name` (to change a record while a test runs).
     pub fn remove_txt(&self, name: &str) -> &Self {
         self.with(|t| t.txt.remove(&normalize_name(name)));
         self
     }
 
-    /// Makes lookups of `name` for `rtype` ("TXT", "MX", "A", "AAAA", "PTR" — for PTR give the
+    /// Makes lookups of `name` for `rtype` ("TXT", "MX", "A", "AAAA", "TLSA", "PTR" — for PTR give the
     /// reverse name) fail with `kind`.
     pub fn fail(&self, name: &str, rtype: &str, kind: DnsErrorKind) -> &Self {
         let rtype = match rtype.to_ascii_uppercase().as_str() {
@@ -106,6 +116,7 @@ impl MemoryResolver {
             "MX" => Rtype::Mx,
             "A" => Rtype::A,
             "AAAA" => Rtype::Aaaa,
+            "TLSA" => Rtype::Tlsa,
             _ => Rtype::Ptr,
         };
         self.with(|t| t.failures.insert((normalize_name(name), rtype), kind));
@@ -170,6 +181,11 @@ impl Resolver for MemoryResolver {
     async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
         let name = reverse_name(ip);
         self.lookup(&name, Rtype::Ptr, |t| t.ptr.get(&name))
+    }
+
+    async fn tlsa(&self, name: &str) -> DnsResult<TlsaRecord> {
+        let name = normalize_name(name);
+        self.lookup(&name, Rtype::Tlsa, |t| t.tlsa.get(&name))
     }
 }
 

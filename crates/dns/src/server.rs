@@ -8,13 +8,13 @@
 //!
 //! It binds 127.0.0.1 on one port for UDP and TCP (RFC 1035 §4.2; TCP for answers that do not
 //! fit the client's EDNS payload size, RFC 6891 §6.2.5), answers only QUERY opcodes for TXT, MX,
-//! A, AAAA and PTR, and stops when dropped.
+//! A, AAAA, PTR and TLSA, and stops when dropped.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, AAAA, MX, PTR, TXT};
+use hickory_resolver::proto::rr::rdata::{A, AAAA, MX, PTR, TLSA, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -217,6 +217,15 @@ async fn lookup(
                     .map_err(|e| DnsError::new(DnsErrorKind::Temporary, text.clone(), e.to_string()))?;
                 data.push(RData::PTR(PTR(target)));
             }
+            (data, a.authentic)
+        }
+        RecordType::TLSA => {
+            let a = resolver.tlsa(&text).await?;
+            let data = a
+                .records
+                .into_iter()
+                .map(|t| RData::TLSA(TLSA::new(t.usage.into(), t.selector.into(), t.matching.into(), t.data)))
+                .collect();
             (data, a.authentic)
         }
         _ => return Err(not_implemented()),

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailstead_dns::{
-    DnsErrorKind, HickoryResolver, LoopbackServer, MemoryResolver, Resolver, ResolverSettings,
+    DnsErrorKind, HickoryResolver, LoopbackServer, MemoryResolver, Resolver, ResolverSettings, TlsaRecord,
 };
+
+fn tlsa() -> TlsaRecord {
+    TlsaRecord { usage: 3, selector: 1, matching: 1, data: (0u8..32).collect() }
+}
 
 async fn setup() -> (LoopbackServer, HickoryResolver) {
     let table = MemoryResolver::new();
@@ -20,6 +24,7 @@ async fn setup() -> (LoopbackServer, HickoryResolver) {
         .add_ip("mx1.example.test", "192.0.2.25".parse().unwrap())
         .add_ip("mx1.example.test", "2001:db8::25".parse().unwrap())
         .add_ptr("192.0.2.25".parse().unwrap(), "mx1.example.test")
+        .add_tlsa("_25._tcp.mx1.example.test", tlsa())
         .set_authentic("example.test")
         .fail("broken.example.test", "TXT", DnsErrorKind::Temporary);
     let server = LoopbackServer::start(Arc::new(table)).await.unwrap();
@@ -51,6 +56,8 @@ async fn records_round_trip_through_the_wire() {
         ["2001:db8::25".parse::<std::net::Ipv6Addr>().unwrap()]
     );
     assert_eq!(r.ptr("192.0.2.25".parse().unwrap()).await.unwrap().records, ["mx1.example.test"]);
+    assert_eq!(r.tlsa("_25._tcp.mx1.example.test").await.unwrap().records, [tlsa()]);
+    assert_eq!(r.tlsa("mx1.example.test").await.unwrap_err().kind(), DnsErrorKind::NoRecords);
 }
 
 #[tokio::test]

@@ -270,6 +270,9 @@ impl mailstead_dns::Resolver for Silent {
     async fn ptr(&self, _: IpAddr) -> mailstead_dns::DnsResult<String> {
         std::future::pending().await
     }
+    async fn tlsa(&self, _: &str) -> mailstead_dns::DnsResult<mailstead_dns::TlsaRecord> {
+        std::future::pending().await
+    }
 }
 
 #[tokio::test]

@@ -293,9 +293,11 @@ mod tests {
                 .contains("blocklist")
         );
         assert!(
-            explain("the MTA-STS policy of gmail.example (mta-sts enforce (id 1)) allows none of its MX hosts")
-                .unwrap()
-                .contains("requires verified TLS")
+            explain(
+                "the MTA-STS policy of gmail.example (mta-sts enforce (id 1)) allows none of its MX hosts"
+            )
+            .unwrap()
+            .contains("requires verified TLS")
         );
         assert!(
             explain("TLS handshake failed: invalid peer certificate: UnknownIssuer (at starttls)")
