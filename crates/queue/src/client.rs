@@ -43,6 +43,9 @@ pub enum TlsMode {
     Opportunistic,
     /// STARTTLS required, certificate checked.
     RequireVerified,
+    /// STARTTLS required, certificate checked against the host's TLSA records
+    /// ([`Endpoint::dane`]).
+    RequireDane,
     /// TLS from the first byte, certificate checked.
     Implicit,
     /// Never TLS.
@@ -62,6 +65,8 @@ pub struct Endpoint {
     pub tls: TlsMode,
     /// AUTH PLAIN credentials (smart hosts).
     pub credentials: Option<(String, String)>,
+    /// For [`TlsMode::RequireDane`]: the configuration whose verifier checks the TLSA records.
+    pub dane: Option<Arc<ClientConfig>>,
     /// The TLS policy that chose `tls`, for the journal ("opportunistic", "mta-sts enforce
     /// (id …)", "dane", "smart host").
     pub policy: String,
@@ -386,14 +391,27 @@ impl Session<'_> {
                 self.starttls(self.settings.tls.opportunistic.clone()).await?;
                 caps = self.ehlo().await?;
             }
-            TlsMode::RequireVerified => {
+            TlsMode::RequireVerified | TlsMode::RequireDane => {
                 if !offers_tls {
                     return Err(SessionError::Network {
                         stage: Stage::StartTls,
-                        detail: "TLS is required but the server does not offer STARTTLS".into(),
+                        detail: format!(
+                            "TLS is required ({}) but the server does not offer STARTTLS",
+                            self.endpoint.policy
+                        ),
                     });
                 }
-                self.starttls(self.settings.tls.verified.clone()).await?;
+                let config = match (&self.endpoint.tls, &self.endpoint.dane) {
+                    (TlsMode::RequireDane, Some(dane)) => dane.clone(),
+                    (TlsMode::RequireDane, None) => {
+                        return Err(SessionError::Network {
+                            stage: Stage::StartTls,
+                            detail: "DANE is required but no TLSA records were given".into(),
+                        });
+                    }
+                    _ => self.settings.tls.verified.clone(),
+                };
+                self.starttls(config).await?;
                 caps = self.ehlo().await?;
             }
             _ => {}

@@ -3,6 +3,7 @@
 //! - [`route`]: where a domain's mail goes (MX, implicit MX, null MX, smart host).
 //! - [`client`]: the SMTP client session with one server.
 //! - [`tls`]: opportunistic and verified TLS client configurations.
+//! - [`dane`]: DANE (RFC 7672): TLSA records and the certificate check they ask for.
 //! - [`sts`]: MTA-STS policies (RFC 8461): fetched over HTTPS, cached in the store, enforced.
 //! - [`pool`]: open sessions kept for the next message to the same server.
 //! - [`schedule`]: backoff with jitter, the delay notice and expiry.
@@ -15,6 +16,7 @@
 //! causes are written in one transaction; the null sender never gets a DSN.
 
 pub mod client;
+pub mod dane;
 pub mod dsn;
 pub mod pool;
 pub mod route;

@@ -79,8 +79,15 @@ impl RouteError {
 
 /// The mail exchangers of `domain`, most preferred first.
 pub async fn mx_hosts(resolver: &dyn Resolver, domain: &str) -> Result<Vec<String>, RouteError> {
+    mx_lookup(resolver, domain).await.map(|(hosts, _)| hosts)
+}
+
+/// The mail exchangers of `domain`, most preferred first, and whether the MX answer was
+/// DNSSEC-validated (the condition for DANE, RFC 7672 §2.2.1; an implicit MX counts as not).
+pub async fn mx_lookup(resolver: &dyn Resolver, domain: &str) -> Result<(Vec<String>, bool), RouteError> {
     match resolver.mx(domain).await {
         Ok(answer) => {
+            let secure = answer.authentic;
             let mut records = answer.records;
             if records.iter().any(|r| r.exchange.is_empty() || r.exchange == ".") {
                 return Err(RouteError::NullMx(domain.to_string()));
@@ -93,10 +100,10 @@ pub async fn mx_hosts(resolver: &dyn Resolver, domain: &str) -> Result<Vec<Strin
                     hosts.push(r.exchange);
                 }
             }
-            Ok(hosts)
+            Ok((hosts, secure))
         }
         Err(e) => match e.kind() {
-            DnsErrorKind::NoRecords => Ok(vec![domain.to_string()]),
+            DnsErrorKind::NoRecords => Ok((vec![domain.to_string()], false)),
             DnsErrorKind::NxDomain | DnsErrorKind::InvalidName => {
                 Err(RouteError::NoSuchDomain(domain.to_string()))
             }

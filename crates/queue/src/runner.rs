@@ -35,6 +35,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, ClientSettings, Endpoint, Envelope, Recipient, Reply, SessionError, TlsMode};
+use crate::dane;
 use crate::dsn::{self, Action, ReportedRecipient};
 use crate::pool::{ServerKey, SessionPool};
 use crate::route::{self, RelayTls, RouteError, SmartHost};
@@ -71,6 +72,9 @@ pub struct QueueConfig {
     pub mta_sts: bool,
     /// The HTTPS port MTA-STS policies are fetched from (443; tests use others).
     pub mta_sts_port: u16,
+    /// Whether DANE (RFC 7672) applies to MX hosts with DNSSEC-validated TLSA records. The
+    /// resolver must report validation (the AD bit of a validating resolver on loopback).
+    pub dane: bool,
 }
 
 /// Wakes the runner when something was queued.
@@ -402,15 +406,28 @@ impl Runner {
                     port: relay.port,
                     tls,
                     credentials: relay.credentials.clone(),
+                    dane: None,
                     policy: "smart host".into(),
                 })
                 .collect());
         }
-        let hosts = route::mx_hosts(self.resolver.as_ref(), domain).await?;
-        let (hosts, tls, policy) = self.mta_sts(domain, hosts).await?;
+        let (hosts, mx_secure) = route::mx_lookup(self.resolver.as_ref(), domain).await?;
+        let (hosts, sts_tls, sts_policy) = self.mta_sts(domain, hosts).await?;
         let mut endpoints = Vec::new();
         let mut temporary = None;
         for host in hosts {
+            // DANE, where the host has it, takes precedence over MTA-STS (RFC 8461 §2).
+            let (tls, dane, policy) = match self.dane_for(&host, mx_secure).await {
+                Ok(Some((config, n))) => {
+                    (TlsMode::RequireDane, Some(config), format!("dane ({n} TLSA record{})", plural(n)))
+                }
+                Ok(None) => (sts_tls, None, sts_policy.clone()),
+                Err(e) => {
+                    tracing::warn!(target: "mail", "{domain}: MX {host} skipped: {e}");
+                    temporary = Some(e);
+                    continue;
+                }
+            };
             match route::addresses(self.resolver.as_ref(), &host).await {
                 Ok(ips) => endpoints.extend(ips.into_iter().map(|ip| Endpoint {
                     host: host.clone(),
@@ -418,6 +435,7 @@ impl Runner {
                     port: self.config.mx_port,
                     tls,
                     credentials: None,
+                    dane: dane.clone(),
                     policy: policy.clone(),
                 })),
                 Err(e) => temporary = Some(e),
@@ -426,6 +444,39 @@ impl Runner {
         match (endpoints.is_empty(), temporary) {
             (true, Some(e)) => Err(e),
             _ => Ok(endpoints),
+        }
+    }
+
+    /// The TLS configuration DANE asks for with `host` (and its number of usable TLSA
+    /// records), or `None` when DANE does not apply: DANE off, an MX answer not
+    /// DNSSEC-validated, no TLSA records or only unvalidated ones (RFC 7672 §2.2). A failed TLSA
+    /// lookup for a host of a signed domain makes the host unusable for now: delivering
+    /// without it could be a downgrade by whoever made the lookup fail.
+    async fn dane_for(
+        &self,
+        host: &str,
+        mx_secure: bool,
+    ) -> Result<Option<(Arc<rustls::ClientConfig>, usize)>, RouteError> {
+        if !self.config.dane || !mx_secure {
+            return Ok(None);
+        }
+        match self.resolver.tlsa(&format!("_25._tcp.{host}")).await {
+            Ok(answer) if answer.authentic => {
+                let usable = dane::usable(&answer.records);
+                if usable.is_empty() {
+                    tracing::warn!(target: "mail", "{host}: TLSA records published but none usable for SMTP (only DANE-TA/DANE-EE are); TLS stays opportunistic");
+                    return Ok(None);
+                }
+                let n = usable.len();
+                dane::client_config(usable)
+                    .map(|config| Some((config, n)))
+                    .map_err(|e| RouteError::Policy(format!("DANE setup for {host}: {e}")))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == mailstead_dns::DnsErrorKind::Temporary => Err(RouteError::Policy(format!(
+                "DANE: the TLSA lookup for {host} failed ({e}); a host of a signed domain is not used without it"
+            ))),
+            Err(_) => Ok(None),
         }
     }
 
@@ -729,6 +780,10 @@ impl Runner {
             .collect();
         self.journal.record(events);
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn describe(outcome: &Outcome) -> String {

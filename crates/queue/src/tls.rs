@@ -59,9 +59,10 @@ impl TlsClients {
     }
 }
 
-/// Accepts any certificate chain but checks the handshake signatures.
+/// Accepts any certificate chain but checks the handshake signatures (also the signature half
+/// of other verifiers, such as DANE's).
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+pub(crate) struct AnyCertificate(pub(crate) Arc<CryptoProvider>);
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(

@@ -1,7 +1,8 @@
 //! The queue runner against a scripted SMTP server on 127.0.0.1 and an in-memory DNS table:
 //! delivery, per-recipient refusals with a DSN delivered to the local sender, deferral and
 //! retry, expiry, null MX, the delay notice (once), no DSN for the null sender, the journal
-//! of each attempt, and MTA-STS enforcement (MX hosts outside the policy, no STARTTLS).
+//! of each attempt, MTA-STS enforcement (MX hosts outside the policy, no STARTTLS) and DANE
+//! (TLSA match, mismatch, unvalidated records, failed TLSA lookups).
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,11 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use mailstead_dns::MemoryResolver;
+use mailstead_dns::{DnsErrorKind, MemoryResolver, TlsaRecord};
 use mailstead_queue::client::ClientSettings;
 use mailstead_queue::schedule::Schedule;
 use mailstead_queue::tls::TlsClients;
@@ -36,6 +37,10 @@ struct Script {
     received: Vec<(Vec<String>, String)>,
     /// Connections accepted.
     connections: usize,
+    /// When set, STARTTLS is offered with this certificate.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Sessions that went through STARTTLS.
+    tls_sessions: usize,
 }
 
 async fn scripted_server(script: Arc<Mutex<Script>>) -> u16 {
@@ -47,66 +52,84 @@ async fn scripted_server(script: Arc<Mutex<Script>>) -> u16 {
             script.lock().unwrap().connections += 1;
             let script = script.clone();
             tokio::spawn(async move {
-                let (r, mut w) = sock.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 mx.remote.test ESMTP scripted\r\n").await.unwrap();
-                let mut rcpts: Vec<String> = Vec::new();
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let cmd = line.trim_end().to_string();
-                    let upper = cmd.to_ascii_uppercase();
-                    let reply = if upper.starts_with("EHLO") {
-                        "250-mx.remote.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250 ENHANCEDSTATUSCODES"
-                            .to_string()
-                    } else if upper.starts_with("MAIL") {
-                        rcpts.clear();
-                        "250 2.1.0 ok".into()
-                    } else if upper.starts_with("RCPT") {
-                        let addr =
-                            cmd.split('<').nth(1).and_then(|s| s.split('>').next()).unwrap_or("").to_string();
-                        let reply =
-                            script.lock().unwrap().rcpt.get(&addr).cloned().unwrap_or("250 2.1.5 ok".into());
-                        if reply.starts_with('2') {
-                            rcpts.push(addr);
-                        }
-                        reply
-                    } else if upper == "DATA" {
-                        if rcpts.is_empty() {
-                            "554 5.5.1 no valid recipients".into()
-                        } else {
-                            w.write_all(b"354 go ahead\r\n").await.unwrap();
-                            let mut body = String::new();
-                            loop {
-                                line.clear();
-                                r.read_line(&mut line).await.unwrap();
-                                if line == ".\r\n" {
-                                    break;
-                                }
-                                body.push_str(&line);
-                            }
-                            let mut s = script.lock().unwrap();
-                            let reply = s.data.clone().unwrap_or("250 2.0.0 queued as X1".into());
-                            if reply.starts_with('2') {
-                                s.received.push((rcpts.clone(), body));
-                            }
-                            reply
-                        }
-                    } else if upper == "QUIT" {
-                        let _ = w.write_all(b"221 2.0.0 bye\r\n").await;
-                        return;
-                    } else {
-                        "250 ok".into()
-                    };
-                    w.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                let acceptor = script.lock().unwrap().tls.clone();
+                let mut io = BufReader::new(sock);
+                io.get_mut().write_all(b"220 mx.remote.test ESMTP scripted\r\n").await.unwrap();
+                if dialog(&mut io, &script, acceptor.is_some()).await
+                    && let Some(acceptor) = acceptor
+                {
+                    let Ok(tls) = acceptor.accept(io.into_inner()).await else { return };
+                    script.lock().unwrap().tls_sessions += 1;
+                    dialog(&mut BufReader::new(tls), &script, false).await;
                 }
             });
         }
     });
     port
+}
+
+/// One SMTP dialog; true when the client asked for STARTTLS (and got its 220).
+async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut BufReader<S>,
+    script: &Arc<Mutex<Script>>,
+    offer_tls: bool,
+) -> bool {
+    let mut rcpts: Vec<String> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if io.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return false;
+        }
+        let cmd = line.trim_end().to_string();
+        let upper = cmd.to_ascii_uppercase();
+        let reply = if upper.starts_with("EHLO") {
+            let starttls = if offer_tls { "250-STARTTLS\r\n" } else { "" };
+            format!(
+                "250-mx.remote.test\r\n{starttls}250-PIPELINING\r\n250-SIZE 1000000\r\n250 ENHANCEDSTATUSCODES"
+            )
+        } else if upper == "STARTTLS" && offer_tls {
+            io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await.unwrap();
+            return true;
+        } else if upper.starts_with("MAIL") {
+            rcpts.clear();
+            "250 2.1.0 ok".into()
+        } else if upper.starts_with("RCPT") {
+            let addr = cmd.split('<').nth(1).and_then(|s| s.split('>').next()).unwrap_or("").to_string();
+            let reply = script.lock().unwrap().rcpt.get(&addr).cloned().unwrap_or("250 2.1.5 ok".into());
+            if reply.starts_with('2') {
+                rcpts.push(addr);
+            }
+            reply
+        } else if upper == "DATA" {
+            if rcpts.is_empty() {
+                "554 5.5.1 no valid recipients".into()
+            } else {
+                io.get_mut().write_all(b"354 go ahead\r\n").await.unwrap();
+                let mut body = String::new();
+                loop {
+                    line.clear();
+                    io.read_line(&mut line).await.unwrap();
+                    if line == ".\r\n" {
+                        break;
+                    }
+                    body.push_str(&line);
+                }
+                let mut s = script.lock().unwrap();
+                let reply = s.data.clone().unwrap_or("250 2.0.0 queued as X1".into());
+                if reply.starts_with('2') {
+                    s.received.push((rcpts.clone(), body));
+                }
+                reply
+            }
+        } else if upper == "QUIT" {
+            let _ = io.get_mut().write_all(b"221 2.0.0 bye\r\n").await;
+            return false;
+        } else {
+            "250 ok".into()
+        };
+        io.get_mut().write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+    }
 }
 
 struct Harness {
@@ -149,6 +172,7 @@ async fn start_with(adjust: impl FnOnce(&mut QueueConfig, &MemoryResolver)) -> H
         plus_separator: Some('+'),
         mta_sts: true,
         mta_sts_port: 443,
+        dane: true,
     };
     adjust(&mut config, &zone);
     let shutdown = CancellationToken::new();
@@ -349,6 +373,29 @@ async fn one_connection_carries_consecutive_messages() {
     h.shutdown.cancel();
 }
 
+/// Queues one message from alice to bob@remote.test and waits for its delivery or, when
+/// `delivered` is false, for its first deferral (a temporary failure: still pending, nothing
+/// received); returns its id and last reply.
+async fn send_one(h: &Harness, delivered: bool) -> (QueueId, String) {
+    let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
+    let id = m.id.clone();
+    h.ts.store.enqueue(m).await.unwrap();
+    h.handle.wake();
+    let store = h.ts.store.clone();
+    if delivered {
+        until("delivery", async || store.queue_get(&id).await.unwrap().is_none()).await;
+        return (id, String::new());
+    }
+    until("a deferral", async || {
+        store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
+    })
+    .await;
+    let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
+    assert_eq!(m.recipients[0].state, RecipientState::Pending, "a policy failure is temporary");
+    assert!(h.script.lock().unwrap().received.is_empty());
+    (id, m.recipients[0].last_reply.clone().unwrap_or_default())
+}
+
 /// Enforce mode: an MX host outside the policy is never contacted and the mail waits; a listed
 /// host that offers no STARTTLS is not used either. Testing mode delivers as usual.
 #[tokio::test]
@@ -368,26 +415,109 @@ async fn mta_sts_enforce_keeps_mail_off_unlisted_or_plaintext_hosts() {
                 .add_ip("mta-sts.remote.test", "127.0.0.1".parse().unwrap());
         })
         .await;
-        let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
-        let id = m.id.clone();
-        h.ts.store.enqueue(m).await.unwrap();
-        h.handle.wake();
-        let store = h.ts.store.clone();
+        let (_, reply) = send_one(&h, expect_delivery).await;
         if expect_delivery {
-            until("delivery", async || store.queue_get(&id).await.unwrap().is_none()).await;
             assert_eq!(h.script.lock().unwrap().received.len(), 1, "{mode} {mx_pattern}");
         } else {
-            until("a deferral", async || {
-                store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
-            })
-            .await;
-            let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
-            let reply = m.recipients[0].last_reply.clone().unwrap_or_default();
             assert!(reply.contains(reason), "{mode} {mx_pattern}: {reply}");
-            assert_eq!(m.recipients[0].state, RecipientState::Pending, "a policy failure is temporary");
-            assert!(h.script.lock().unwrap().received.is_empty());
         }
         assert_eq!(server.requests.lock().unwrap().len(), 1, "the policy was fetched once");
+        h.shutdown.cancel();
+    }
+}
+
+/// The SHA-256 of a DER certificate's SubjectPublicKeyInfo: a DANE-EE 3 1 1 record's data.
+fn spki_sha256(der: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    sha2::Sha256::digest(cert.tbs_certificate.subject_pki.raw).to_vec()
+}
+
+/// DANE: a matching TLSA record gets the mail over verified TLS; a mismatch, or a failed TLSA
+/// lookup, keeps it queued; records without DNSSEC validation are ignored.
+#[tokio::test]
+async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
+    let (_, chain, key) = policy_server::ca_and_leaf(&["mx.remote.test"]);
+    let good = spki_sha256(&chain[0]);
+    let (_, other_chain, _) = policy_server::ca_and_leaf(&["mx.remote.test"]);
+    let wrong = spki_sha256(&other_chain[0]);
+    struct Case {
+        what: &'static str,
+        tlsa: Option<Vec<u8>>,
+        validated: bool,
+        tlsa_fails: bool,
+        delivered: bool,
+        reason: &'static str,
+    }
+    let cases = [
+        Case {
+            what: "matching",
+            tlsa: Some(good),
+            validated: true,
+            tlsa_fails: false,
+            delivered: true,
+            reason: "",
+        },
+        Case {
+            what: "mismatch",
+            tlsa: Some(wrong.clone()),
+            validated: true,
+            tlsa_fails: false,
+            delivered: false,
+            reason: "TLSA",
+        },
+        Case {
+            what: "unvalidated",
+            tlsa: Some(wrong),
+            validated: false,
+            tlsa_fails: false,
+            delivered: true,
+            reason: "",
+        },
+        Case {
+            what: "lookup fails",
+            tlsa: None,
+            validated: true,
+            tlsa_fails: true,
+            delivered: false,
+            reason: "TLSA lookup",
+        },
+    ];
+    for case in cases {
+        let (chain, key) = (chain.clone(), key.clone_key());
+        let h = start_with(|_, zone| {
+            if let Some(data) = &case.tlsa {
+                zone.add_tlsa(
+                    "_25._tcp.mx.remote.test",
+                    TlsaRecord { usage: 3, selector: 1, matching: 1, data: data.clone() },
+                );
+            }
+            if case.tlsa_fails {
+                zone.fail("_25._tcp.mx.remote.test", "TLSA", DnsErrorKind::Temporary);
+            }
+            if case.validated {
+                zone.set_authentic("remote.test").set_authentic("_25._tcp.mx.remote.test");
+            }
+        })
+        .await;
+        h.script.lock().unwrap().tls = Some(policy_server::acceptor(chain, key));
+        let (id, reply) = send_one(&h, case.delivered).await;
+        if case.delivered {
+            let s = h.script.lock().unwrap();
+            assert_eq!((s.received.len(), s.tls_sessions), (1, 1), "{}: delivered inside TLS", case.what);
+        } else {
+            assert!(reply.contains(case.reason), "{}: {reply}", case.what);
+        }
+        let events = h.ts.store.journal_query(JournalQuery::QueueId(id.clone()), 50).await.unwrap();
+        if case.tlsa.is_some() && case.validated {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.kind == "outbound.attempt" && e.data["policy"] == "dane (1 TLSA record)"),
+                "{}: the attempt names the DANE policy",
+                case.what
+            );
+        }
         h.shutdown.cancel();
     }
 }

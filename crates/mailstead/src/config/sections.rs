@@ -319,6 +319,11 @@ config_section! {
         mta_sts: bool = true,
         /// The HTTPS port MTA-STS policies are fetched from. Always 443 on the Internet.
         mta_sts_port: u32 as "integer (port)" = 443 => port,
+        /// Apply DANE (RFC 7672): an MX host whose DNSSEC-signed zone publishes TLSA records
+        /// gets mail only over TLS with a certificate matching them, or the mail waits. Needs
+        /// a validating resolver on loopback in `[dns] nameservers` (unbound); the queue trusts
+        /// its AD bit, as Postfix does. Without one, DANE never applies.
+        dane: bool = true,
     }
 }
 

@@ -62,6 +62,7 @@ pub fn start(
         plus_separator: config.delivery.plus_separator(),
         mta_sts: q.mta_sts,
         mta_sts_port: u16::try_from(q.mta_sts_port).unwrap_or(443),
+        dane: q.dane,
     };
     Ok(Runner::start(store, resolver, queue_config, shutdown))
 }
