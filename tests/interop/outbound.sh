@@ -5,7 +5,7 @@
 # the refusal comes back to the local sender as a DSN, the deferral waits in the queue
 # (`mailstead queue list`) until Postfix accepts it and `mailstead queue retry` sends it.
 # Mail for relayed.test goes through a second Postfix configured as the smart host (STARTTLS,
-# certificate verified). Then
+# certificate verified, AUTH PLAIN against Dovecot SASL). Then
 # `mailstead trace` explains each outcome, and a kill -9 during a burst loses nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,10 +53,42 @@ virtual_mailbox_base = $WORK/relay/maildir
 virtual_mailbox_maps = inline:{ carol@relayed.test=carol/ }
 virtual_uid_maps = static:$PF_UID
 virtual_gid_maps = static:$PF_GID
-virtual_minimum_uid = 1"
+virtual_minimum_uid = 1
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_tls_auth_only = yes
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
 RELAY_PORT=$PF_PORT
-mkdir -p "$WORK/relay/maildir"; chown postfix "$WORK/relay/maildir"
-ok "Postfix smart host on port $RELAY_PORT"
+mkdir -p "$WORK/relay/maildir" "$WORK/relay/q/private" "$WORK/sasl/run"; chown postfix "$WORK/relay/maildir"
+# Its SASL server: a private Dovecot auth service with one user, on the socket Postfix asks.
+echo "relayuser@smarthost.test:{PLAIN}relay-secret-7::::::" >"$WORK/sasl/passwd"
+cat >"$WORK/sasl/dovecot.conf" <<EOF2
+base_dir = $WORK/sasl/run
+state_dir = $WORK/sasl/run
+log_path = $WORK/sasl/dovecot.log
+protocols =
+ssl = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = $WORK/sasl/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  unix_listener $WORK/relay/q/private/auth {
+    mode = 0660
+    user = postfix
+  }
+}
+EOF2
+dovecot -c "$WORK/sasl/dovecot.conf" -F >>"$WORK/sasl/stdout" 2>&1 &
+PIDS+=($!)
+wait_for test -S "$WORK/relay/q/private/auth" || fail "dovecot auth did not start: $(cat "$WORK/sasl/stdout" "$WORK/sasl/dovecot.log" 2>/dev/null)"
+ok "Postfix smart host on port $RELAY_PORT (STARTTLS, AUTH required: Dovecot SASL)"
 
 dns_start <<EOF
   local-data: 'remote.test. MX 10 mx.remote.test.'
@@ -77,6 +109,9 @@ ms_set queue retry_first_secs 3600
 ms_set relay host "\"smarthost.test:$RELAY_PORT\""
 ms_set relay tls '"starttls"'
 ms_set relay domains '["relayed.test"]'
+ms_set relay username '"relayuser@smarthost.test"'
+echo "relay-secret-7" >"$DATA/relay-password"
+ms_set relay password_file '"relay-password"'
 cp "$WORK/ca.pem" "$DATA/relay-ca.pem"
 ms_set queue extra_ca_file '"relay-ca.pem"'
 "$MS" check-config --data "$DATA" >/dev/null || fail "config"
@@ -128,7 +163,9 @@ wait_for sh -c "[ \$(find '$WORK/relay/maildir/carol/new' -type f 2>/dev/null | 
   || fail "the smart host did not receive mail for relayed.test"
 grep -q "TLS connection established from localhost" "$WORK/relay/postfix.log" \
   || fail "the smart host saw no TLS: $(tail -5 "$WORK/relay/postfix.log")"
-ok "mail for relayed.test goes through the smart host, over STARTTLS with its certificate checked"
+grep -q "sasl_method=PLAIN, sasl_username=relayuser@smarthost.test" "$WORK/relay/postfix.log" \
+  || fail "the smart host saw no AUTH: $(tail -5 "$WORK/relay/postfix.log")"
+ok "mail for relayed.test goes through the smart host: STARTTLS with its certificate checked, then AUTH PLAIN"
 
 # sendmail, as applications call it: the binary under the name `sendmail`, -t with Bcc.
 ln -s "$MS" "$WORK/sendmail"
