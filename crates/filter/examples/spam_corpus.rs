@@ -11,7 +11,7 @@
 //! lists the misclassified messages, and with `--clues` their strongest tokens. `--cv K` also
 //! reads only the training half, as K-fold cross-validation (every training message is
 //! classified once, by counts learnt from the other folds, in memory): twice the messages of
-//! `--tune` for the same tuning, so less noise. `--holdout` is the independent check: it
+//! `--tune` for the same tuning, so less noise (`--clues` works there too). `--holdout` is the independent check: it
 //! trains on all of the `-1` sets and classifies the `-2` sets kept back (`spam-2`,
 //! `easy-ham-2`), mail of a later period.
 //!
@@ -72,7 +72,7 @@ async fn main() -> Result<(), Error> {
     if let Some(k) = flags.iter().position(|f| f == "--cv") {
         let folds =
             flags.get(k + 1).and_then(|k| k.parse().ok()).filter(|&k| k >= 2).ok_or("--cv needs K >= 2")?;
-        return cross_validate(&dir, folds, rules);
+        return cross_validate(&dir, folds, rules, flags.iter().any(|f| f == "--clues"));
     }
     let tmp = tempfile::tempdir()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
@@ -182,7 +182,7 @@ struct Sample {
 
 /// K-fold cross-validation over the training half, with the counts kept in memory: the
 /// store's arithmetic ([`bayes::classify::score`]) on the same counts it would hold.
-fn cross_validate(dir: &Path, folds: usize, rules: bool) -> Result<(), Error> {
+fn cross_validate(dir: &Path, folds: usize, rules: bool, clues: bool) -> Result<(), Error> {
     let started = Instant::now();
     let mut sets = Vec::new();
     for (set, class) in SETS {
@@ -231,6 +231,9 @@ fn cross_validate(dir: &Path, folds: usize, rules: bool) -> Result<(), Error> {
                 result.unsure += usize::from((HAM_CUTOFF..=THRESHOLD).contains(&p));
                 if (*class == Class::Spam) != spam {
                     println!("misclassified: {} {shown}", sample.path.display());
+                    if clues {
+                        print_fold_clues(&sample.bytes, &counts, spam_messages, ham_messages);
+                    }
                 }
             }
         }
@@ -275,6 +278,20 @@ async fn print_clues(store: &dyn Store, account: i64, message: &[u8]) -> Result<
         println!("    {p:.3} spam {s:4} ham {h:4}  {token}");
     }
     Ok(())
+}
+
+/// [`print_clues`] for `--cv`: the fold's in-memory counts instead of the store's.
+fn print_fold_clues(message: &[u8], counts: &HashMap<u64, TokenCounts>, spam: u64, ham: u64) {
+    let texts = bayes::token_texts(message);
+    let mut clues: Vec<(f64, &String, TokenCounts)> = texts
+        .iter()
+        .filter_map(|t| counts.get(&bayes::tokenize::hash(t)).map(|c| (t, *c)))
+        .map(|(t, c)| (bayes::classify::token_probability(c.spam, c.ham, spam, ham), t, c))
+        .collect();
+    clues.sort_by(|a, b| (b.0 - 0.5).abs().total_cmp(&(a.0 - 0.5).abs()));
+    for (p, token, c) in clues.iter().take(30) {
+        println!("    {p:.3} spam {:4} ham {:4}  {token}", c.spam, c.ham);
+    }
 }
 
 struct Split {
