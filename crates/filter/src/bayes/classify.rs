@@ -3,7 +3,12 @@
 //!
 //! For each token, with `s` spam and `h` ham messages containing it among `S` spam and `H` ham
 //! trained: `p = (s/S) / (s/S + h/H)`, then pulled toward 0.5 by the evidence it rests on,
-//! `f = (STRENGTH * 0.5 + n * p) / (STRENGTH + n)` with `n = s + h` (Robinson's f(w)). The
+//! `f = (STRENGTH * 0.5 + n * p) / (STRENGTH + n)` (Robinson's f(w)). The evidence `n` counts
+//! messages as if both classes were as large as the smaller one, `n = s·m/S + h·m/H` with
+//! `m = min(S, H)`: `p` already compares the classes by their rates, and a token missing from
+//! 200 spam but seen in 14 of 1,100 ham is as sure as 2.5 sightings, not 14. Plain `n = s + h`
+//! makes every word of the larger class (ham, for most accounts) look surer than it is, and
+//! spam that talks about ordinary things drowns in them. The
 //! [`MAX_DISCRIMINATORS`] tokens farthest from 0.5 (by at least [`MIN_DISTANCE`]) are combined:
 //! `S' = 1 - C(-2 Σ ln(1 - f), 2k)` (evidence of spam), `H' = 1 - C(-2 Σ ln f, 2k)` (evidence of
 //! ham), with `C` the chi-square survival function of `2k` degrees of freedom; the score is
@@ -50,7 +55,8 @@ pub fn token_probability(spam: u32, ham: u32, spam_total: u64, ham_total: u64) -
     let spam_ratio = (f64::from(spam) / spam_total as f64).min(1.0);
     let ham_ratio = (f64::from(ham) / ham_total as f64).min(1.0);
     let p = spam_ratio / (spam_ratio + ham_ratio);
-    let n = f64::from(spam) + f64::from(ham);
+    let smaller = spam_total.min(ham_total) as f64;
+    let n = f64::from(spam) * smaller / spam_total as f64 + f64::from(ham) * smaller / ham_total as f64;
     (STRENGTH * 0.5 + n * p) / (STRENGTH + n)
 }
 
@@ -119,6 +125,10 @@ mod tests {
         assert!((token_probability(3, 3, 100, 100) - 0.5).abs() < 1e-12);
         // Class sizes are normalised: 10 of 100 spam vs 10 of 1000 ham is spammy.
         assert!(token_probability(10, 10, 100, 1000) > 0.85);
+        // ... and so is the evidence: 0 of 100 spam and 20 of 1000 ham rests on 2 messages'
+        // worth, as 0 of 100 and 2 of 100 would.
+        assert!((token_probability(0, 20, 100, 1000) - token_probability(0, 2, 100, 100)).abs() < 1e-12);
+        assert!((token_probability(0, 20, 100, 1000) - 0.225 / 2.45).abs() < 1e-12);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! whitespace; surrounding punctuation that only ends sentences or quotes is trimmed, while
 //! `!`, `$` and `%` stay (spam shouts them); words of 3 to 12 characters are tokens as they are;
 //! longer words become one coarse `skip:<first char> <length rounded down to 10>` token (long
-//! strings are mostly unique noise); shorter ones are dropped. URLs are reduced to their host
+//! strings are mostly unique noise); shorter ones are dropped. A word with a digit also gives
+//! its [`shape`] (`shape:$99.99`, `shape:9-999-999-9999`): prices, phone numbers and codes
+//! rarely repeat, their forms do. URLs are reduced to their host
 //! and its parent domains (`url:mail.example.com`, `url:example.com`); e-mail addresses in the
 //! text to their domain. HTML is rendered to text first, with the hosts of `href`/`src`
 //! attribute URLs kept as `url:` tokens.
@@ -44,6 +46,12 @@ pub fn plain(text: &str, prefix: Option<&str>, out: &mut Collector) {
             out.add("email", domain.trim_matches(TRIM));
             continue;
         }
+        if lower.bytes().any(|b| b.is_ascii_digit()) {
+            match prefix {
+                Some(p) => out.add(&format!("{p}:shape"), &shape(&lower)),
+                None => out.add("shape", &shape(&lower)),
+            }
+        }
         let chars = lower.chars().count();
         if chars < MIN_WORD_CHARS {
             continue;
@@ -58,6 +66,41 @@ pub fn plain(text: &str, prefix: Option<&str>, out: &mut Collector) {
             out.add(prefix.map_or("skip".to_string(), |p| format!("{p}:skip")).as_str(), &coarse);
         }
     }
+}
+
+/// Longest text whose shape is taken, in characters.
+const MAX_SHAPE_CHARS: usize = 40;
+
+/// The form of a string without its values: ASCII digits become `9`, ASCII letters `a`, other
+/// letters `u`, anything else stays; a run of one class is cut to two (`99`, `aa`), so
+/// `$1,299.00` is `$9,99.99` and `ab12cd345` is `aa99aa99`. Reads at most [`MAX_SHAPE_CHARS`].
+pub fn shape(text: &str) -> String {
+    let mut out = String::new();
+    let mut last = None;
+    let mut run = 0;
+    for c in text.chars().take(MAX_SHAPE_CHARS) {
+        let class = if c.is_ascii_digit() {
+            '9'
+        } else if c.is_ascii_alphabetic() {
+            'a'
+        } else if c.is_alphabetic() {
+            'u'
+        } else {
+            c
+        };
+        let repeatable = matches!(class, '9' | 'a' | 'u');
+        if Some(class) == last && repeatable {
+            run += 1;
+            if run > 2 {
+                continue;
+            }
+        } else {
+            run = 1;
+        }
+        last = Some(class);
+        out.push(class);
+    }
+    out
 }
 
 /// Tokens of an HTML body: the visible text, and the hosts of linked and embedded URLs.
@@ -127,7 +170,19 @@ mod tests {
     #[test]
     fn words_are_lowercased_trimmed_and_bounded() {
         let got = words(|c| plain("Hello, WORLD! ab a-very-long-word-indeed \"quoted\" 100%", None, c));
-        assert_eq!(got, ["hello", "world!", "skip:a 20", "quoted", "100%"]);
+        assert_eq!(got, ["hello", "world!", "skip:a 20", "quoted", "shape:99%", "100%"]);
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(shape("$1,299.00"), "$9,99.99");
+        assert_eq!(shape("ab12cd345"), "aa99aa99");
+        assert_eq!(shape("Grüße"), "aauua");
+        assert_eq!(shape(&"9".repeat(1000)), "99");
+        assert_eq!(
+            words(|c| plain("call 1-800-555-0100 now", None, c)),
+            ["call", "shape:9-99-99-99", "skip:1 10", "now"]
+        );
     }
 
     #[test]
