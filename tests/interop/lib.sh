@@ -123,6 +123,75 @@ smtp_tls_CAfile = $DATA/tls/cert.pem"
 # input are the whole "test." zone (other names under test. are NXDOMAIN), nothing is resolved
 # recursively. Sets DNS_PORT (UDP and TCP on 127.0.0.1).
 dns_start() {
+  # Not a pipe: unbound_start must run in this shell (DNS_PORT, PIDS).
+  unbound_start < <(
+    echo '  module-config: "iterator"'
+    echo '  local-zone: "test." static'
+    cat
+  )
+}
+
+# dns_start_signed [BOGUS_LINES]: unbound as a validating resolver (DNSSEC, the AD bit) for a
+# signed "test." zone. Sets DNS_PORT (UDP and TCP on 127.0.0.1).
+# Standard input: zone-file lines with absolute owner names ("mx.secure.test. 300 IN A ...").
+# - Lines for names under insecure.test. make the zone "insecure.test.", unsigned and delegated
+#   from test. without a DS record: its answers are insecure (AD clear), like a domain without
+#   DNSSEC below a signed TLD. Its SOA and NS, and the delegation, are added here.
+# - Every other line goes into "test." (SOA, NS and DNSKEYs are added here), signed with
+#   ldns-signzone with one ECDSA P-256 KSK and one ZSK (NSEC): its answers are secure (AD set
+#   for queries that ask with AD or DO, RFC 6840 §5.7; names not in it NXDOMAIN, also secure).
+# - BOGUS_LINES are added to "test." after signing: data without signatures, which unbound
+#   rejects as bogus (SERVFAIL), proof that it really validates.
+# Both zones are `auth-zone`s "for-upstream": unbound does not answer from them as an
+# authority, it resolves through them as if they were remote authoritative servers, so the
+# validator (`module-config: "validator iterator"`) checks every answer against the KSK given
+# as `trust-anchor-file` for test. (the NSEC of the delegation proves insecure.test. has no DS).
+# Names outside test. are REFUSED; nothing leaves the machine.
+dns_start_signed() {
+  local dir=$WORK/dnssec
+  mkdir -p "$dir"
+  local lines
+  lines=$(cat)
+  {
+    echo '$TTL 300'
+    echo 'test. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300'
+    echo 'test. IN NS ns.test.'
+    echo 'ns.test. IN A 127.0.0.1'
+    echo 'insecure.test. IN NS ns.test.'
+    grep -Ev '^(\S+\.)?insecure\.test\.\s' <<<"$lines" || true
+  } >"$dir/test.unsigned"
+  {
+    echo '$TTL 300'
+    echo 'insecure.test. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300'
+    echo 'insecure.test. IN NS ns.test.'
+    grep -E '^(\S+\.)?insecure\.test\.\s' <<<"$lines" || true
+  } >"$dir/insecure.test.zone"
+  local ksk zsk
+  ksk=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k test.) || fail "ldns-keygen (KSK)"
+  zsk=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 test.) || fail "ldns-keygen (ZSK)"
+  (cd "$dir" && ldns-signzone -f test.zone test.unsigned "$ksk" "$zsk") || fail "ldns-signzone"
+  [ -z "${1:-}" ] || echo "$1" >>"$dir/test.zone"
+  unbound_start < <(
+    echo '  module-config: "validator iterator"'
+    echo "  trust-anchor-file: \"$dir/$ksk.key\""
+    echo '  local-zone: "test." transparent'
+    for zone in test insecure.test; do
+      cat <<EOF2
+auth-zone:
+  name: "$zone."
+  zonefile: "$dir/$zone.zone"
+  for-upstream: yes
+  for-downstream: no
+  fallback-enabled: no
+EOF2
+    done
+  )
+}
+
+# unbound_start: unbound on 127.0.0.1:$DNS_PORT (a free port) with the configuration lines on
+# standard input added to its `server:` clause (they may open more clauses). Every name is
+# REFUSED but those the lines open (a `local-zone:` for test.). Returns when test. answers.
+unbound_start() {
   DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   {
     cat <<EOF2
@@ -138,10 +207,8 @@ server:
   logfile: "$WORK/unbound.log"
   verbosity: 1
   access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
   do-not-query-localhost: no
   local-zone: "." refuse
-  local-zone: "test." static
 EOF2
     cat
   } >"$WORK/unbound.conf"

@@ -5,22 +5,20 @@
 //! truncated answers), ignores `/etc/hosts` and search domains — what a mail server that
 //! trusts a local validating resolver wants, and what tests need to reach a test zone.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::{TokioResolver, lookup::Lookup};
+use hickory_resolver::proto::rr::RecordType;
 
-use crate::{
-    Answer, DnsError, DnsErrorKind, DnsResult, MxRecord, Resolver, TlsaRecord, TxtRecord, normalize_name,
-    reverse_name,
-};
+use crate::wire::{Pick, WireLookup, absolute_name, answer_of};
+use crate::{DnsError, DnsErrorKind, DnsResult};
 
 /// How to build a [`HickoryResolver`].
 #[derive(Debug, Clone)]
@@ -62,9 +60,7 @@ impl HickoryResolver {
     /// A resolver built from `settings`.
     pub fn new(settings: ResolverSettings) -> Result<Self, DnsError> {
         let (config, mut opts) = if settings.nameservers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf().map_err(|e| {
-                DnsError::new(DnsErrorKind::Temporary, "", format!("system resolver configuration: {e}"))
-            })?
+            system_conf()?
         } else {
             let mut opts = ResolverOpts::default();
             opts.use_hosts_file = ResolveHosts::Never;
@@ -86,32 +82,22 @@ impl HickoryResolver {
     pub fn settings(&self) -> &ResolverSettings {
         &self.settings
     }
+}
 
-    async fn lookup(&self, name: &str, rtype: RecordType) -> Result<(String, Lookup), DnsError> {
-        let key = normalize_name(name);
-        // A trailing dot makes the name absolute: no search-list expansion.
-        let fqdn = Name::from_str_relaxed(format!("{key}."))
-            .map_err(|e| DnsError::new(DnsErrorKind::InvalidName, key.clone(), e.to_string()))?;
-        match self.inner.lookup(fqdn, rtype).await {
-            Ok(lookup) => Ok((key, lookup)),
-            Err(err) => Err(map_error(&key, &err)),
-        }
+#[async_trait::async_trait]
+impl WireLookup for HickoryResolver {
+    async fn records<T: Send + 'static>(&self, name: &str, rtype: RecordType, pick: Pick<T>) -> DnsResult<T> {
+        let (key, fqdn) = absolute_name(name)?;
+        let lookup = self.inner.lookup(fqdn, rtype).await.map_err(|err| map_error(&key, &err))?;
+        answer_of(&key, lookup.answers(), pick, lookup.message().metadata.authentic_data)
     }
+}
 
-    async fn records<T>(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        pick: impl Fn(&RData) -> Option<T>,
-    ) -> DnsResult<T> {
-        let (key, lookup) = self.lookup(name, rtype).await?;
-        let records: Vec<T> = lookup.answers().iter().filter_map(|r| pick(&r.data)).collect();
-        if records.is_empty() {
-            // Only CNAMEs or other types in the answer: no records of the type asked.
-            return Err(DnsError::new(DnsErrorKind::NoRecords, key, ""));
-        }
-        Ok(Answer { records, authentic: lookup.message().metadata.authentic_data })
-    }
+/// The system's resolver configuration (`/etc/resolv.conf`).
+pub(crate) fn system_conf() -> Result<(ResolverConfig, ResolverOpts), DnsError> {
+    hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+        DnsError::new(DnsErrorKind::Temporary, "", format!("system resolver configuration: {e}"))
+    })
 }
 
 /// A configuration asking `servers` over UDP and TCP on their own ports.
@@ -140,63 +126,4 @@ fn map_error(name: &str, err: &NetError) -> DnsError {
         _ => DnsErrorKind::Temporary,
     };
     DnsError::new(kind, name, err.to_string())
-}
-
-#[async_trait::async_trait]
-impl Resolver for HickoryResolver {
-    async fn txt(&self, name: &str) -> DnsResult<TxtRecord> {
-        self.records(name, RecordType::TXT, |data| match data {
-            RData::TXT(txt) => Some(TxtRecord { strings: txt.txt_data.iter().map(|s| s.to_vec()).collect() }),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn mx(&self, name: &str) -> DnsResult<MxRecord> {
-        self.records(name, RecordType::MX, |data| match data {
-            RData::MX(mx) => Some(MxRecord {
-                preference: mx.preference,
-                exchange: normalize_name(&mx.exchange.to_ascii()),
-            }),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn ipv4(&self, name: &str) -> DnsResult<Ipv4Addr> {
-        self.records(name, RecordType::A, |data| match data {
-            RData::A(a) => Some(a.0),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn ipv6(&self, name: &str) -> DnsResult<Ipv6Addr> {
-        self.records(name, RecordType::AAAA, |data| match data {
-            RData::AAAA(a) => Some(a.0),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
-        self.records(&reverse_name(ip), RecordType::PTR, |data| match data {
-            RData::PTR(ptr) => Some(normalize_name(&ptr.0.to_ascii())),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn tlsa(&self, name: &str) -> DnsResult<TlsaRecord> {
-        self.records(name, RecordType::TLSA, |data| match data {
-            RData::TLSA(t) => Some(TlsaRecord {
-                usage: t.cert_usage.into(),
-                selector: t.selector.into(),
-                matching: t.matching.into(),
-                data: t.cert_data.clone(),
-            }),
-            _ => None,
-        })
-        .await
-    }
 }

@@ -5,7 +5,9 @@
 //!
 //! - [`HickoryResolver`]: the real one, on hickory-resolver. The system's resolver
 //!   configuration by default; [`ResolverSettings::nameservers`] points it elsewhere (a local
-//!   validating resolver for DANE, or a test DNS server on loopback).
+//!   validating resolver, or a test DNS server on loopback). It never asks for the AD bit.
+//! - [`AdResolver`]: for DANE. Asks with the AD and DO bits set and reports the AD bit of a
+//!   validating resolver on loopback (Mailstead does not validate DNSSEC itself).
 //! - [`MemoryResolver`]: answers from a table filled by the test, with injectable failures.
 //!
 //! Every lookup returns an [`Answer`] (records plus the AD bit) or a [`DnsError`] whose
@@ -22,6 +24,8 @@ mod error;
 mod hickory;
 mod memory;
 mod server;
+mod validated;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -29,6 +33,7 @@ pub use error::{DnsError, DnsErrorKind};
 pub use hickory::{HickoryResolver, ResolverSettings};
 pub use memory::MemoryResolver;
 pub use server::LoopbackServer;
+pub use validated::AdResolver;
 
 /// One TXT record: its character-strings (each at most 255 bytes, RFC 1035 §3.3.14).
 #[derive(Debug, Clone, PartialEq, Eq)]
