@@ -9,6 +9,14 @@
 #   trace say why);
 # - badcert.test, enforce, listed, but the certificate is not for its name: the mail waits;
 # - testing.test, testing mode, MX not listed: delivered anyway.
+#
+# DANE (RFC 7672), with unbound validating a DNSSEC-signed test zone (Mailstead trusts its AD
+# bit: it is on loopback):
+# - dane.test, TLSA 3 1 1 (DANE-EE, the MX's key): delivered over TLS, whatever the name;
+# - danetai.test, TLSA 2 0 1 (DANE-TA, the test CA, sent in the MX's chain): delivered;
+# - danebad.test, TLSA matching another key: the mail waits;
+# - plain.insecure.test, the same wrong TLSA but in an unsigned zone: not validated, so DANE
+#   does not apply and the mail goes out with opportunistic STARTTLS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/interop/lib.sh
@@ -24,18 +32,21 @@ source tests/interop/lib.sh
       -extfile "$WORK/$1-ext.cnf" -out "$WORK/$1-cert.pem"
     chmod 644 "$WORK/$1-key.pem"
   }
-  issue mx "DNS:mx.sts.test,DNS:mx.wrongmx.test,DNS:mx.testing.test,DNS:mx.dane.test,DNS:mx.danebad.test"
+  issue mx "DNS:mx.sts.test,DNS:mx.wrongmx.test,DNS:mx.testing.test,DNS:mx.danetai.test"
   issue web "DNS:mta-sts.sts.test,DNS:mta-sts.wrongmx.test,DNS:mta-sts.badcert.test,DNS:mta-sts.testing.test"
+  cat "$WORK/mx-cert.pem" "$WORK/ca.pem" >"$WORK/mx-chain.pem"
 } >/dev/null 2>&1 || fail "openssl could not make the test certificates"
+spki_sha256() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+cert_sha256() { openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
 
-DOMAINS="sts.test wrongmx.test badcert.test testing.test dane.test danebad.test"
+DOMAINS="sts.test wrongmx.test badcert.test testing.test dane.test danetai.test danebad.test plain.insecure.test"
 PF_UID=$(id -u postfix); PF_GID=$(id -g postfix)
 maps=""; for d in $DOMAINS; do maps="$maps bob@$d=$d/"; done
 postfix_instance mx "myhostname = mx.sts.test
 smtpd_tls_security_level = may
 smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
-smtpd_tls_cert_file = $WORK/mx-cert.pem
+smtpd_tls_cert_file = $WORK/mx-chain.pem
 smtpd_tls_key_file = $WORK/mx-key.pem
 mydestination =
 virtual_mailbox_domains = ${DOMAINS// /, }
@@ -66,15 +77,21 @@ PIDS+=($!)
 wait_for grep -q listening "$WORK/web.out" || fail "policy server: $(cat "$WORK/web.log")"
 ok "MTA-STS policy server (HTTPS) on port $WEB_PORT"
 
-dns_start < <(
-  for d in sts wrongmx badcert testing; do
-    echo "  local-data: '$d.test. MX 10 mx.$d.test.'"
-    echo "  local-data: 'mx.$d.test. A 127.0.0.1'"
-    echo "  local-data: '_mta-sts.$d.test. TXT \"v=STSv1; id=20261201\"'"
-    echo "  local-data: 'mta-sts.$d.test. A 127.0.0.1'"
+dns_start_signed < <(
+  for d in sts wrongmx badcert testing dane danetai danebad plain.insecure; do
+    echo "$d.test. 300 IN MX 10 mx.$d.test."
+    echo "mx.$d.test. 300 IN A 127.0.0.1"
   done
+  for d in sts wrongmx badcert testing; do
+    echo "_mta-sts.$d.test. 300 IN TXT \"v=STSv1; id=20261201\""
+    echo "mta-sts.$d.test. 300 IN A 127.0.0.1"
+  done
+  echo "_25._tcp.mx.dane.test. 300 IN TLSA 3 1 1 $(spki_sha256 "$WORK/mx-cert.pem")"
+  echo "_25._tcp.mx.danetai.test. 300 IN TLSA 2 0 1 $(cert_sha256 "$WORK/ca.pem")"
+  echo "_25._tcp.mx.danebad.test. 300 IN TLSA 3 1 1 $(spki_sha256 "$WORK/web-cert.pem")"
+  echo "_25._tcp.mx.plain.insecure.test. 300 IN TLSA 3 1 1 $(spki_sha256 "$WORK/web-cert.pem")"
 )
-ok "unbound publishes the MX, _mta-sts and mta-sts records"
+ok "unbound (validating) serves the signed test. zone: MX, _mta-sts, mta-sts and TLSA records"
 
 ms_init
 ms_set server hostname '"mx.example.test"'
@@ -124,3 +141,22 @@ t=$("$MS" trace bob@wrongmx.test --data "$DATA")
 grep -q "requires verified TLS" <<<"$t" || fail "trace of wrongmx.test does not explain: $t"
 grep -c "mta-sts-server: mta-sts.sts.test" "$WORK/web.log" | grep -qx 1 || fail "sts.test's policy fetched more than once: $(cat "$WORK/web.log")"
 ok "trace names the policy and explains the wait; each policy fetched once"
+
+send dane.test danetai.test danebad.test plain.insecure.test
+wait_for delivered dane.test || fail "dane.test (TLSA 3 1 1 of the MX's key) not delivered"
+grep -q "using TLS" "$WORK"/mx/maildir/dane.test/new/* || fail "dane.test arrived without TLS"
+wait_for delivered danetai.test || fail "danetai.test (TLSA 2 0 1 of the CA) not delivered"
+wait_for delivered plain.insecure.test || fail "plain.insecure.test (unvalidated TLSA) not delivered"
+ok "DANE-EE and DANE-TA matches delivered over TLS; TLSA in an unsigned zone ignored"
+
+wait_for sh -c "'$MS' queue list --data '$DATA' | grep -q 'bob@danebad.test'" || fail "danebad.test not deferred"
+list=$("$MS" queue list --data "$DATA")
+grep -A3 "bob@danebad.test" <<<"$list" | grep -q "TLSA" || fail "danebad.test should wait for a matching certificate: $list"
+delivered danebad.test && fail "danebad.test must not be delivered"
+ok "a certificate matching none of the TLSA records: the mail waits"
+
+t=$("$MS" trace bob@dane.test --data "$DATA")
+grep -q "policy=dane (1 TLSA record)" <<<"$t" || fail "trace of dane.test names no DANE policy: $t"
+t=$("$MS" trace bob@plain.insecure.test --data "$DATA")
+grep -q "policy=opportunistic" <<<"$t" || fail "trace of plain.insecure.test: $t"
+ok "trace names the DANE policy, and opportunistic TLS for the unsigned domain"

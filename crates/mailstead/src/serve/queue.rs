@@ -1,5 +1,7 @@
 //! Starts the outbound queue runner from `[queue]`, `[relay]`, `[server] hostname` and
-//! `[delivery]`, on the resolver of `[dns]`.
+//! `[delivery]`, on the name servers of `[dns]`: with `[queue] dane`, through an
+//! [`AdResolver`], which asks for and reports DNSSEC validation (the AD bit of a validating
+//! resolver on loopback), as DANE needs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use mailstead_dns::Resolver;
+use mailstead_dns::{AdResolver, Resolver};
 use mailstead_queue::client::ClientSettings;
 use mailstead_queue::route::{RelayTls, SmartHost};
 use mailstead_queue::schedule::Schedule;
@@ -37,6 +39,7 @@ pub fn start(
         )
     };
     let tls = TlsClients::new(extra_ca.as_deref()).context("setting up outbound TLS")?;
+    let resolver = if q.dane { dane_resolver(config)? } else { resolver };
     let queue_config = QueueConfig {
         hostname: config.server.hostname.clone(),
         schedule: Schedule {
@@ -65,6 +68,20 @@ pub fn start(
         dane: q.dane,
     };
     Ok(Runner::start(store, resolver, queue_config, shutdown))
+}
+
+/// The queue's resolver when DANE is on: the `[dns]` name servers, asked for DNSSEC
+/// validation. Says so in the log when none is on loopback (DANE then never applies).
+fn dane_resolver(config: &Config) -> Result<Arc<dyn Resolver>> {
+    let resolver = AdResolver::new(crate::serve::screening::resolver_settings(config))
+        .context("setting up DNS resolution for DANE ([dns])")?;
+    if !resolver.nameservers().iter().any(|ns| ns.ip().is_loopback()) {
+        tracing::warn!(
+            nameservers = ?resolver.nameservers(),
+            "[queue] dane: no name server on loopback, so no DNSSEC validation can be trusted and DANE never applies; run a validating resolver (unbound) locally and list it in [dns] nameservers"
+        );
+    }
+    Ok(Arc::new(resolver))
 }
 
 /// The relay of `[relay]`, with its password read from `password_file`.

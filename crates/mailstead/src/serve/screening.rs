@@ -18,14 +18,19 @@ use crate::config::{Config, nameserver_addr, parse_blocklist};
 const DNSBL_SCORE: f64 = 3.0;
 const URIBL_SCORE: f64 = 2.5;
 
-/// The resolver of `[dns]`.
-pub fn resolver(config: &Config) -> Result<Arc<dyn Resolver>> {
-    let settings = ResolverSettings {
+/// The resolver settings of `[dns]`.
+pub fn resolver_settings(config: &Config) -> ResolverSettings {
+    ResolverSettings {
         nameservers: config.dns.nameservers.iter().filter_map(|n| nameserver_addr(n)).collect(),
         timeout: Duration::from_secs(config.dns.timeout_secs),
         ..ResolverSettings::default()
-    };
-    let resolver = HickoryResolver::new(settings).context("setting up DNS resolution ([dns])")?;
+    }
+}
+
+/// The resolver of `[dns]`.
+pub fn resolver(config: &Config) -> Result<Arc<dyn Resolver>> {
+    let resolver =
+        HickoryResolver::new(resolver_settings(config)).context("setting up DNS resolution ([dns])")?;
     Ok(Arc::new(resolver))
 }
 
