@@ -129,3 +129,30 @@ async fn failed_fetches_give_no_policy() {
     assert_eq!(policies(&s).policy("remote.test").await, None);
     assert!(s.server.requests.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_old_policy_is_refreshed_and_kept_when_the_refresh_fails() {
+    let s = setup().await;
+    policies(&s).policy("remote.test").await.unwrap();
+    assert_eq!(s.server.requests.lock().unwrap().len(), 1);
+    // Fetched two days ago, for a week: due for a refresh under the same id.
+    let mut old = s.ts.store.sts_policy("remote.test").await.unwrap().unwrap();
+    let now = old.fetched;
+    old.fetched = now - 2 * 86400;
+    old.expires = old.fetched + 7 * 86400;
+    s.ts.store.put_sts_policy("remote.test", old.clone()).await.unwrap();
+    // The server is down: the cached policy stays in force, unchanged.
+    s.server.served.lock().unwrap().status = "500 Internal Server Error".into();
+    assert_eq!(policies(&s).policy("remote.test").await.unwrap().policy.mode, Mode::Enforce);
+    assert_eq!(s.server.requests.lock().unwrap().len(), 2, "a refresh was tried");
+    assert_eq!(s.ts.store.sts_policy("remote.test").await.unwrap(), Some(old));
+    // The server is back with a changed policy under the same id: the refresh takes it.
+    s.server.served.lock().unwrap().status = "200 OK".into();
+    s.server.served.lock().unwrap().body = POLICY.replace("enforce", "testing");
+    assert_eq!(policies(&s).policy("remote.test").await.unwrap().policy.mode, Mode::Testing);
+    let fresh = s.ts.store.sts_policy("remote.test").await.unwrap().unwrap();
+    assert!(fresh.fetched >= now, "fetched anew");
+    // Fresh: no request for the next lookup.
+    policies(&s).policy("remote.test").await.unwrap();
+    assert_eq!(s.server.requests.lock().unwrap().len(), 3);
+}

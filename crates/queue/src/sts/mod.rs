@@ -4,7 +4,9 @@
 //! and when its id differs from the cached policy's (or nothing usable is cached) fetches the
 //! policy file over HTTPS ([`fetch`]) and caches it in the store for its `max_age`. A cached
 //! policy that has not expired keeps applying when the TXT record disappears or the fetch
-//! fails (§5.1): an attacker who blocks the fetch cannot turn enforcement off. Answers are
+//! fails (§5.1): an attacker who blocks the fetch cannot turn enforcement off. A cached policy
+//! is also fetched again after a day (or half its `max_age`), so it is refreshed long before it
+//! expires (§5.1 "proactively refresh"). Answers are
 //! also remembered in memory for a few minutes, so a busy queue does not look the record up
 //! for every message.
 
@@ -29,6 +31,19 @@ const MEMO_LIMIT: usize = 10_000;
 
 /// What memory holds for a domain: when it was looked up, and the answer.
 type Memo = HashMap<String, (Instant, Option<Arc<ActivePolicy>>)>;
+
+/// Whether a cached policy is old enough to fetch again although its id has not changed: after
+/// a day, or half its `max_age` when that is shorter. A failed refresh keeps the cached policy,
+/// so it never lapses just because the policy server was down when it expired (§5.1).
+fn refresh_due(cached: Option<&StsPolicyRecord>, now: i64) -> bool {
+    cached.is_some_and(|c| {
+        let max_age = c.expires.saturating_sub(c.fetched);
+        now.saturating_sub(c.fetched) >= (max_age / 2).min(REFRESH_AFTER_SECS)
+    })
+}
+
+/// A cached policy is fetched again (same id) after at most this long.
+const REFRESH_AFTER_SECS: i64 = 86_400;
 
 /// A policy in force for a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +134,7 @@ impl StsPolicies {
         };
         if let Some(active) = &usable_cache
             && active.id == id
+            && !refresh_due(cached.as_ref(), now)
         {
             return usable_cache;
         }
