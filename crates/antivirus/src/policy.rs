@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use crate::filetype::{self, Container, FileKind, SNIFF_LEN};
 use crate::zip;
@@ -155,9 +155,15 @@ const MAX_FINDINGS: usize = 32;
 
 /// Checks a message against the policy.
 pub fn check(message: &[u8], config: &PolicyConfig) -> PolicyDecision {
+    check_parsed(MessageParser::default().parse(message).as_ref(), config)
+}
+
+/// [`check`] on a message the caller already parsed (`None`: it did not parse, nothing to
+/// walk).
+pub fn check_parsed(message: Option<&Message<'_>>, config: &PolicyConfig) -> PolicyDecision {
     let mut walk = Walk { cfg: config, parts: 0, entries: 0, unpacked: 0, out: PolicyDecision::default() };
-    if let Some(msg) = MessageParser::default().parse(message) {
-        walk.message(&msg, "", 0);
+    if let Some(msg) = message {
+        walk.message(msg, "", 0);
     }
     walk.out
 }

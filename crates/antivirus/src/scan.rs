@@ -154,7 +154,15 @@ impl Scanner {
 
     /// Scans a whole message (header and body, as received).
     pub async fn scan(&self, message: &[u8]) -> Report {
-        let policy = self.config.policy.as_ref().map(|cfg| policy::check(message, cfg));
+        let parsed =
+            self.config.policy.as_ref().and_then(|_| mail_parser::MessageParser::default().parse(message));
+        self.scan_parsed(message, parsed.as_ref()).await
+    }
+
+    /// [`Scanner::scan`] with the message already parsed (`parsed` must be `message` parsed,
+    /// `None` when it did not parse): the parse is shared with the other checks.
+    pub async fn scan_parsed(&self, message: &[u8], parsed: Option<&mail_parser::Message<'_>>) -> Report {
+        let policy = self.config.policy.as_ref().map(|cfg| policy::check_parsed(parsed, cfg));
         if let Some(block) = policy.as_ref().and_then(PolicyDecision::blocked) {
             return Report { verdict: Verdict::Blocked(block.clone()), policy, clamd: None };
         }

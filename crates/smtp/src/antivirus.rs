@@ -9,10 +9,16 @@ use mailstead_proto::smtp::Reply;
 use crate::delivery::event;
 use crate::driver::Transaction;
 
-/// Scans `message`; `Some(reply)` refuses it. Without a scanner, accepts.
-pub(crate) async fn check(scanner: Option<&Scanner>, txn: &mut Transaction, message: &[u8]) -> Option<Reply> {
+/// Scans `message` (`parsed`: the message parsed, or `None` when it does not parse);
+/// `Some(reply)` refuses it. Without a scanner, accepts.
+pub(crate) async fn check(
+    scanner: Option<&Scanner>,
+    txn: &mut Transaction,
+    message: &[u8],
+    parsed: Option<&mail_parser::Message<'_>>,
+) -> Option<Reply> {
     let scanner = scanner?;
-    let report = scanner.scan(message).await;
+    let report = scanner.scan_parsed(message, parsed).await;
     let queue_id = txn.queue_id.clone();
     match &report.verdict {
         Verdict::TempFail { reason } => {

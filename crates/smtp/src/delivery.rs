@@ -150,14 +150,23 @@ impl Driver<'_> {
         let config = &self.server.config;
         let now = Driver::now();
         let lmtp = config.service == Service::Lmtp;
-        if let Some(reply) = crate::antivirus::check(config.antivirus.as_ref(), &mut txn, &message).await {
+        // One parse for the antivirus policy and the content rules.
+        let screens = !lmtp && config.screening.is_active();
+        let parsed = if config.antivirus.is_some() || screens {
+            mail_parser::MessageParser::default().parse(&message)
+        } else {
+            None
+        };
+        if let Some(reply) =
+            crate::antivirus::check(config.antivirus.as_ref(), &mut txn, &message, parsed.as_ref()).await
+        {
             return self.refuse(envelope, &message, txn, reply);
         }
         let mut screened = Screened::default();
-        if !lmtp && config.screening.is_active() {
+        if screens {
             match config
                 .screening
-                .screen(&config.hostname, &mut txn, envelope, self.peer.ip(), &message)
+                .screen(&config.hostname, &mut txn, envelope, self.peer.ip(), &message, parsed.as_ref())
                 .await
             {
                 Ok(s) => screened = s,

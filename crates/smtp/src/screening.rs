@@ -93,8 +93,12 @@ impl Screening {
         envelope: &Envelope,
         peer: IpAddr,
         message: &[u8],
+        parsed: Option<&mail_parser::Message<'_>>,
     ) -> Result<Screened, Reply> {
         let mut out = Screened { cleaned: strip_forged(message, hostname), ..Screened::default() };
+        // The caller's parse is of the message as received: with forged fields removed, the
+        // content rules parse the cleaned message themselves.
+        let parsed = if out.cleaned.is_some() { None } else { Some(parsed) };
         let message = out.cleaned.as_deref().unwrap_or(message);
         let trusted = self.trusted(peer);
         let mail_from = envelope.sender.as_ref().map(|s| s.to_string()).unwrap_or_default();
@@ -129,7 +133,13 @@ impl Screening {
         if let Some(spam) = &self.spam {
             let report = if trusted {
                 let mut report = Report::default();
-                report.extend(mailstead_filter::spam::content::analyze(message, now_secs()).hits);
+                let analysis = match parsed {
+                    Some(parsed) => {
+                        mailstead_filter::spam::content::analyze_parsed(message, parsed, now_secs())
+                    }
+                    None => mailstead_filter::spam::content::analyze(message, now_secs()),
+                };
+                report.extend(analysis.hits);
                 report
             } else {
                 spam.checker
@@ -138,6 +148,7 @@ impl Screening {
                         helo: &envelope.helo,
                         mail_from: &mail_from,
                         message,
+                        parsed: parsed.flatten(),
                         auth: auth.as_ref(),
                         received_at: now_secs(),
                     })

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use mail_parser::{MessageParser, PartType};
+use mail_parser::{Message, MessageParser, PartType};
 
 use super::Hit;
 
@@ -46,15 +46,21 @@ pub struct Analysis {
 
 /// Runs every content rule on `raw`, judging dates against `received_at` (Unix seconds).
 pub fn analyze(raw: &[u8], received_at: i64) -> Analysis {
+    analyze_parsed(raw, MessageParser::default().parse(raw).as_ref(), received_at)
+}
+
+/// [`analyze`] on a message the caller already parsed (`parsed` must be `raw` parsed, `None`
+/// when it did not parse): one parse shared by every check of the message.
+pub fn analyze_parsed(raw: &[u8], parsed: Option<&Message<'_>>, received_at: i64) -> Analysis {
     let mut out = Analysis::default();
     if memchr_str(raw, GTUBE.as_bytes()) {
         out.hits.push(Hit::new("GTUBE", 1000.0, "the GTUBE test string"));
     }
-    let Some(message) = MessageParser::default().parse(raw) else {
+    let Some(message) = parsed else {
         out.hits.push(Hit::new("MIME_UNPARSABLE", 2.0, "the message has no parsable header"));
         return out;
     };
-    headers(&message, received_at, &mut out.hits);
+    headers(message, received_at, &mut out.hits);
 
     let mut has_text = false;
     let mut html_parts = Vec::new();

@@ -204,6 +204,8 @@ pub struct Context<'a> {
     pub mail_from: &'a str,
     /// The message as received.
     pub message: &'a [u8],
+    /// `message` parsed, when the caller parsed it already (else the checks parse it).
+    pub parsed: Option<&'a mail_parser::Message<'a>>,
     /// Sender authentication, when it ran.
     pub auth: Option<&'a AuthResults>,
     /// When the message arrived (Unix seconds): dates are judged against it.
@@ -231,7 +233,10 @@ impl Checker {
     /// checks run concurrently and are cut off at the deadline.
     pub async fn check(&self, ctx: &Context<'_>) -> Report {
         let mut report = Report::default();
-        let analysis = content::analyze(ctx.message, ctx.received_at);
+        let analysis = match ctx.parsed {
+            Some(parsed) => content::analyze_parsed(ctx.message, Some(parsed), ctx.received_at),
+            None => content::analyze(ctx.message, ctx.received_at),
+        };
         report.extend(analysis.hits.iter().cloned());
         if let Some(auth) = ctx.auth {
             report.extend(authrules::hits(auth));

@@ -285,6 +285,7 @@ async fn a_silent_dns_server_costs_the_deadline_not_the_message() {
     let started = std::time::Instant::now();
     let report = checker
         .check(&Context {
+            parsed: None,
             remote_ip: "192.0.2.7".parse().unwrap(),
             helo: "mail.example.org",
             mail_from: "alice@example.org",
