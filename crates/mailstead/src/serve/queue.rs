@@ -39,7 +39,7 @@ pub fn start(
         )
     };
     let tls = TlsClients::new(extra_ca.as_deref()).context("setting up outbound TLS")?;
-    let resolver = if q.dane { dane_resolver(config)? } else { resolver };
+    let resolver = if q.dane { dane_resolver(config, resolver)? } else { resolver };
     let queue_config = QueueConfig {
         hostname: config.server.hostname.clone(),
         schedule: Schedule {
@@ -71,8 +71,9 @@ pub fn start(
 }
 
 /// The queue's resolver when DANE is on: the `[dns]` name servers, asked for DNSSEC
-/// validation. Says so in the log when none is on loopback (DANE then never applies).
-fn dane_resolver(config: &Config) -> Result<Arc<dyn Resolver>> {
+/// validation. With no name server on loopback no validation can be trusted, so DANE never
+/// applies: the log says so and the queue keeps the shared (caching) resolver.
+fn dane_resolver(config: &Config, shared: Arc<dyn Resolver>) -> Result<Arc<dyn Resolver>> {
     let resolver = AdResolver::new(crate::serve::screening::resolver_settings(config))
         .context("setting up DNS resolution for DANE ([dns])")?;
     if !resolver.nameservers().iter().any(|ns| ns.ip().is_loopback()) {
@@ -80,6 +81,7 @@ fn dane_resolver(config: &Config) -> Result<Arc<dyn Resolver>> {
             nameservers = ?resolver.nameservers(),
             "[queue] dane: no name server on loopback, so no DNSSEC validation can be trusted and DANE never applies; run a validating resolver (unbound) locally and list it in [dns] nameservers"
         );
+        return Ok(shared);
     }
     Ok(Arc::new(resolver))
 }
