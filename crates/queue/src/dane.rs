@@ -43,6 +43,13 @@ pub fn usable(records: &[TlsaRecord]) -> Vec<TlsaRecord> {
         .collect()
 }
 
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo (DER in): the data of a `3 1 1`
+/// (DANE-EE, SPKI, SHA-256) TLSA record for it.
+pub fn spki_sha256(cert: &[u8]) -> Option<Vec<u8>> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+    Some(Sha256::digest(parsed.tbs_certificate.subject_pki.raw).to_vec())
+}
+
 /// Whether `cert` (DER) matches `record`'s selector, matching type and data.
 pub fn matches(record: &TlsaRecord, cert: &[u8]) -> bool {
     let selected: Vec<u8> = match record.selector {
@@ -161,6 +168,15 @@ mod tests {
     fn spki(der: &[u8]) -> Vec<u8> {
         let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
         c.tbs_certificate.subject_pki.raw.to_vec()
+    }
+
+    #[test]
+    fn spki_sha256_is_the_3_1_1_data() {
+        let (_, leaf) = chain("mx.example.test");
+        let data = spki_sha256(&leaf).unwrap();
+        assert_eq!(data, Sha256::digest(spki(&leaf)).to_vec());
+        assert!(matches(&rec(3, 1, 1, data), &leaf));
+        assert_eq!(spki_sha256(b"not a certificate"), None);
     }
 
     /// A CA and a leaf for `name` it signed: (ca DER, leaf DER).

@@ -10,6 +10,9 @@
 //!   the reports show only your own mail.
 //! - TXT data longer than 255 octets is split into several strings (RFC 1035 §3.3.14); DNS
 //!   joins them again for DKIM (RFC 6376 §3.6.2.2).
+//! - A TLSA record (`3 1 1`: DANE-EE, the key's SHA-256, RFC 7672 §3.1.1) for the host's
+//!   current certificate is printed commented out: it only helps in a DNSSEC-signed zone, and
+//!   a published record must change before the key does, or DANE senders stop delivering.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -49,6 +52,15 @@ pub async fn run(data: &DataDir, only: Option<&str>) -> Result<()> {
         let kind = if ip.is_ipv4() { "A" } else { "AAAA" };
         println!("{hostname}.\t{TTL}\tIN\t{kind}\t{ip}");
     }
+    let cert = config.resolve_path(data.root(), &config.tls.cert);
+    match std::fs::read(&cert).ok().and_then(|pem| tlsa_record(hostname, &pem)) {
+        Some(tlsa) => {
+            println!("; DANE, only if the zone of {hostname} is DNSSEC-signed: senders that check DANE");
+            println!("; then accept only this key for it. Publish the record of a new key before using it.");
+            println!("; {tlsa}");
+        }
+        None => println!("; (no TLSA record: cannot read the certificate {})", cert.display()),
+    }
     for domain in domains {
         keys.ensure(&domain, now()).with_context(|| format!("making DKIM keys for {domain}"))?;
         let public = keys.public_keys(&domain).with_context(|| format!("reading DKIM keys of {domain}"))?;
@@ -74,6 +86,15 @@ fn records(domain: &Domain, hostname: &str, ip: Option<IpAddr>, keys: &[PublicKe
     let dmarc = format!("v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}");
     out.push_str(&line(&format!("_dmarc.{domain}"), "TXT", &txt(&dmarc)));
     out
+}
+
+/// The `3 1 1` TLSA record for the first certificate of `pem`, as a zone-file line.
+fn tlsa_record(hostname: &str, pem: &[u8]) -> Option<String> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+    let cert = CertificateDer::pem_slice_iter(pem).next()?.ok()?;
+    let data = mailstead_queue::dane::spki_sha256(&cert)?;
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("_25._tcp.{hostname}.\t{TTL}\tIN\tTLSA\t3 1 1 {hex}"))
 }
 
 /// TXT record data: quoted character-strings of at most 255 octets each.
@@ -134,5 +155,19 @@ mod tests {
         assert!(with_ip.contains("\"v=spf1 mx ip4:192.0.2.25 -all\""), "{with_ip}");
         assert!(!is_public("0.0.0.0".parse().unwrap()) && !is_public("10.1.2.3".parse().unwrap()));
         assert_eq!(txt("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    #[test]
+    fn tlsa_record_of_the_certificate() {
+        let cert = rcgen::generate_simple_self_signed(vec!["mail.example.com".to_string()]).unwrap();
+        let line = tlsa_record("mail.example.com", cert.cert.pem().as_bytes()).unwrap();
+        let hex = line.rsplit(' ').next().unwrap();
+        assert!(line.starts_with("_25._tcp.mail.example.com.\t3600\tIN\tTLSA\t3 1 1 "), "{line}");
+        assert_eq!(hex.len(), 64);
+        let der = cert.cert.der();
+        let want: String =
+            mailstead_queue::dane::spki_sha256(der).unwrap().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, want);
+        assert_eq!(tlsa_record("mail.example.com", b"no PEM here"), None);
     }
 }
