@@ -159,14 +159,11 @@ impl Runner {
         loop {
             match self.store.queue_due(now_secs(), self.config.batch).await {
                 Ok(due) => {
-                    for message in due {
-                        let fresh = self
-                            .in_flight
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(message.id.clone());
+                    for id in due {
+                        let fresh =
+                            self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone());
                         if fresh {
-                            tasks.spawn(self.clone().process(message));
+                            tasks.spawn(self.clone().process(id));
                         }
                     }
                 }
@@ -189,8 +186,7 @@ impl Runner {
         }
     }
 
-    async fn process(self: Arc<Self>, listed: QueuedMessage) {
-        let id = listed.id.clone();
+    async fn process(self: Arc<Self>, id: QueueId) {
         // The list may predate a round that just finished: work from the current state, or a
         // recipient recorded as delivered a moment ago would be sent again.
         let result = match self.store.queue_get(&id).await {
@@ -211,7 +207,8 @@ impl Runner {
             return Ok(());
         }
         let now = now_secs();
-        let data = self.store.queue_read(&message.id).await?;
+        // The message row was just read: its blob directly, not the row again.
+        let data = self.store.read_message(&message.blob).await?;
         let due: Vec<&QueueRecipient> = message
             .recipients
             .iter()

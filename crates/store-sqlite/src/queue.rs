@@ -35,16 +35,23 @@ impl QueueStore for SqliteStore {
         self.inner.readers.read(move |conn| load_messages(conn, "id = ?1", [id]).map(|mut v| v.pop())).await
     }
 
-    async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+    async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueueId>> {
         self.inner
             .readers
             .read(move |conn| {
-                load_messages(
-                    conn,
-                    "held = 0 AND id IN (SELECT queue FROM queue_recipients WHERE state = 'pending' AND next_attempt <= ?1)
-                     ORDER BY created, id LIMIT ?2",
-                    params![now, limit as i64],
-                )
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id FROM queue WHERE held = 0 AND id IN
+                           (SELECT queue FROM queue_recipients WHERE state = 'pending' AND next_attempt <= ?1)
+                         ORDER BY created, id LIMIT ?2",
+                    )
+                    .map_err(db_err)?;
+                let ids = stmt
+                    .query_map(params![now, limit as i64], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_err)?;
+                Ok(ids.iter().filter_map(|id| QueueId::parse(id)).collect())
             })
             .await
     }

@@ -135,8 +135,9 @@ pub trait QueueStore: Send + Sync {
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
     /// One queued message.
     async fn queue_get(&self, id: &QueueId) -> Result<Option<QueuedMessage>>;
-    /// Messages not held with a pending recipient due at or before `now`, oldest first.
-    async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
+    /// The ids of messages not held with a pending recipient due at or before `now`, oldest
+    /// first (ids only: the runner reads each message's current state when it takes it).
+    async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueueId>>;
     /// The bytes of a queued message.
     async fn queue_read(&self, id: &QueueId) -> Result<MessageData>;
     /// Records attempt outcomes. When no recipient is left pending the message leaves the queue.

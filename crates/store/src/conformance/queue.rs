@@ -62,11 +62,7 @@ pub async fn queue_lifecycle(store: StoreRef) {
     assert_eq!(&store.queue_read(&id).await.unwrap()[..], &data[..]);
 
     let due = store.queue_due(1000, 10).await.unwrap();
-    assert_eq!(
-        due.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-        vec![id.clone()],
-        "held messages are not due"
-    );
+    assert_eq!(due, vec![id.clone()], "held messages are not due");
 
     let update = |a: &str, state, next| RecipientUpdate {
         address: addr(a),
