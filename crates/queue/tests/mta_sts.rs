@@ -156,3 +156,19 @@ async fn an_old_policy_is_refreshed_and_kept_when_the_refresh_fails() {
     policies(&s).policy("remote.test").await.unwrap();
     assert_eq!(s.server.requests.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn concurrent_lookups_for_one_domain_fetch_once() {
+    let s = setup().await;
+    let p = Arc::new(policies(&s));
+    let lookups: Vec<_> = (0..20)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { p.policy("remote.test").await })
+        })
+        .collect();
+    for lookup in lookups {
+        assert_eq!(lookup.await.unwrap().unwrap().id, "first1");
+    }
+    assert_eq!(s.server.requests.lock().unwrap().len(), 1, "one fetch for twenty messages");
+}

@@ -67,6 +67,9 @@ pub struct StsPolicies {
     resolver: Arc<dyn Resolver>,
     fetcher: Fetcher,
     memo: Mutex<Memo>,
+    /// One lookup per domain at a time: a burst of messages to a new domain makes one fetch,
+    /// the others wait for its answer.
+    lookups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn now_secs() -> i64 {
@@ -76,16 +79,32 @@ fn now_secs() -> i64 {
 impl StsPolicies {
     /// Policies looked up through `resolver`, fetched by `fetcher`, cached in `store`.
     pub fn new(store: Arc<dyn Store>, resolver: Arc<dyn Resolver>, fetcher: Fetcher) -> StsPolicies {
-        StsPolicies { store, resolver, fetcher, memo: Mutex::new(HashMap::new()) }
+        StsPolicies {
+            store,
+            resolver,
+            fetcher,
+            memo: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The policy in force for `domain`, if any (mode `none` included: the caller ignores it).
     pub async fn policy(&self, domain: &str) -> Option<Arc<ActivePolicy>> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-        if let Some((at, answer)) = self.memo.lock().unwrap_or_else(|p| p.into_inner()).get(&domain)
-            && at.elapsed() < MEMO_TTL
-        {
-            return answer.clone();
+        if let Some(answer) = self.remembered(&domain) {
+            return answer;
+        }
+        let lock = {
+            let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+            if lookups.len() >= MEMO_LIMIT {
+                lookups.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            lookups.entry(domain.clone()).or_default().clone()
+        };
+        let _turn = lock.lock().await;
+        // Another message's lookup may have finished while this one waited.
+        if let Some(answer) = self.remembered(&domain) {
+            return answer;
         }
         let answer = self.look_up(&domain).await.map(Arc::new);
         let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
@@ -97,6 +116,12 @@ impl StsPolicies {
         }
         memo.insert(domain, (Instant::now(), answer.clone()));
         answer
+    }
+
+    /// The answer memory holds for `domain`, when fresh.
+    fn remembered(&self, domain: &str) -> Option<Option<Arc<ActivePolicy>>> {
+        let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.get(domain).filter(|(at, _)| at.elapsed() < MEMO_TTL).map(|(_, answer)| answer.clone())
     }
 
     /// Forgets what memory holds (after an operator changed something, and in tests).
