@@ -2,6 +2,9 @@
 //! and its outcome is recorded, it is parked here instead of sending QUIT; a delivery to the
 //! same host, address and port within [`IDLE`] takes it, saving the connection, the EHLO and
 //! the TLS handshake. Sessions idle longer are closed. At most [`PER_SERVER`] wait per server.
+//! The key also holds the TLS policy the session was opened under: a session whose certificate
+//! was not checked (opportunistic) never carries mail that MTA-STS or DANE protects, even to
+//! the same server.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,8 +18,8 @@ pub const IDLE: Duration = Duration::from_secs(5);
 /// Most parked sessions per server.
 pub const PER_SERVER: usize = 8;
 
-/// Which server a session talks to.
-pub type ServerKey = (String, IpAddr, u16);
+/// Which server a session talks to (host, address, port), and under which TLS policy.
+pub type ServerKey = (String, IpAddr, u16, String);
 
 /// The parked sessions.
 #[derive(Default)]

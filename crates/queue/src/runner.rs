@@ -339,7 +339,12 @@ impl Runner {
         };
         let mut last_error: Option<(SessionError, String)> = None;
         for endpoint in &endpoints {
-            let key: ServerKey = (endpoint.host.clone(), endpoint.ip, endpoint.port);
+            let key: ServerKey = (
+                endpoint.host.clone(),
+                endpoint.ip,
+                endpoint.port,
+                format!("{:?} {}", endpoint.tls, endpoint.policy),
+            );
             let reuse = self.sessions.take(&key);
             let report = client::deliver(&self.config.client, endpoint, &envelope, reuse).await;
             let remote = format!("{} [{}]", endpoint.host, endpoint.ip);

@@ -521,3 +521,41 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
         h.shutdown.cancel();
     }
 }
+
+/// A session opened without certificate checks (opportunistic, for a domain without a policy)
+/// and parked for reuse never carries mail for a domain whose DANE records the server's
+/// certificate does not match, though both domains share the MX.
+#[tokio::test]
+async fn a_parked_opportunistic_session_is_not_reused_under_dane() {
+    let (_, chain, key) = policy_server::ca_and_leaf(&["mx.remote.test"]);
+    let (_, other_chain, _) = policy_server::ca_and_leaf(&["mx.remote.test"]);
+    let wrong = spki_sha256(&other_chain[0]);
+    let h = start_with(|_, zone| {
+        zone.add_mx("signed.test", 10, "mx.remote.test")
+            .add_tlsa(
+                "_25._tcp.mx.remote.test",
+                TlsaRecord { usage: 3, selector: 1, matching: 1, data: wrong },
+            )
+            .set_authentic("signed.test")
+            .set_authentic("_25._tcp.mx.remote.test");
+    })
+    .await;
+    h.script.lock().unwrap().tls = Some(policy_server::acceptor(chain, key));
+    // remote.test: MX answer not validated, so no DANE; delivered with opportunistic TLS.
+    send_one(&h, true).await;
+    assert_eq!(h.script.lock().unwrap().received.len(), 1);
+    // signed.test, same MX at once (the first session is parked): DANE applies and fails.
+    let m = queued(Some("alice@example.test"), &["carol@signed.test"], 0);
+    let id = m.id.clone();
+    h.ts.store.enqueue(m).await.unwrap();
+    h.handle.wake();
+    let store = h.ts.store.clone();
+    until("a deferral", async || {
+        store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
+    })
+    .await;
+    let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
+    assert!(m.recipients[0].last_reply.as_deref().unwrap_or("").contains("TLSA"), "{:?}", m.recipients[0]);
+    assert_eq!(h.script.lock().unwrap().received.len(), 1, "nothing more was delivered");
+    h.shutdown.cancel();
+}
