@@ -280,15 +280,7 @@ async fn delivers_and_bounces_refused_recipients_to_the_local_sender() {
 async fn deferrals_retry_with_backoff_then_deliver() {
     let h = start().await;
     h.script.lock().unwrap().data = Some("451 4.3.0 try again later".into());
-    let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
-    let id = m.id.clone();
-    h.ts.store.enqueue(m).await.unwrap();
-    h.handle.wake();
-    let store = h.ts.store.clone();
-    until("a deferral", async || {
-        store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
-    })
-    .await;
+    let (id, _) = send_one(&h, false).await;
     let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
     let r = &m.recipients[0];
     assert_eq!(r.state, RecipientState::Pending);
@@ -374,10 +366,16 @@ async fn one_connection_carries_consecutive_messages() {
 }
 
 /// Queues one message from alice to bob@remote.test and waits for its delivery or, when
-/// `delivered` is false, for its first deferral (a temporary failure: still pending, nothing
-/// received); returns its id and last reply.
+/// `delivered` is false, for its first deferral; returns its id and last reply.
 async fn send_one(h: &Harness, delivered: bool) -> (QueueId, String) {
-    let m = queued(Some("alice@example.test"), &["bob@remote.test"], 0);
+    send_to(h, "bob@remote.test", delivered).await
+}
+
+/// [`send_one`] to `to`. A deferral must be temporary (still pending) with nothing received
+/// since the message was queued.
+async fn send_to(h: &Harness, to: &str, delivered: bool) -> (QueueId, String) {
+    let received_before = h.script.lock().unwrap().received.len();
+    let m = queued(Some("alice@example.test"), &[to], 0);
     let id = m.id.clone();
     h.ts.store.enqueue(m).await.unwrap();
     h.handle.wake();
@@ -392,7 +390,7 @@ async fn send_one(h: &Harness, delivered: bool) -> (QueueId, String) {
     .await;
     let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
     assert_eq!(m.recipients[0].state, RecipientState::Pending, "a policy failure is temporary");
-    assert!(h.script.lock().unwrap().received.is_empty());
+    assert_eq!(h.script.lock().unwrap().received.len(), received_before, "nothing delivered");
     (id, m.recipients[0].last_reply.clone().unwrap_or_default())
 }
 
@@ -545,17 +543,8 @@ async fn a_parked_opportunistic_session_is_not_reused_under_dane() {
     send_one(&h, true).await;
     assert_eq!(h.script.lock().unwrap().received.len(), 1);
     // signed.test, same MX at once (the first session is parked): DANE applies and fails.
-    let m = queued(Some("alice@example.test"), &["carol@signed.test"], 0);
-    let id = m.id.clone();
-    h.ts.store.enqueue(m).await.unwrap();
-    h.handle.wake();
-    let store = h.ts.store.clone();
-    until("a deferral", async || {
-        store.queue_get(&id).await.unwrap().is_some_and(|m| m.recipients[0].attempts == 1)
-    })
-    .await;
-    let m = h.ts.store.queue_get(&id).await.unwrap().unwrap();
-    assert!(m.recipients[0].last_reply.as_deref().unwrap_or("").contains("TLSA"), "{:?}", m.recipients[0]);
+    let (_, reply) = send_to(&h, "carol@signed.test", false).await;
+    assert!(reply.contains("TLSA"), "{reply}");
     assert_eq!(h.script.lock().unwrap().received.len(), 1, "nothing more was delivered");
     h.shutdown.cancel();
 }
