@@ -16,7 +16,9 @@
 # - danetai.test, TLSA 2 0 1 (DANE-TA, the test CA, sent in the MX's chain): delivered;
 # - danebad.test, TLSA matching another key: the mail waits;
 # - plain.insecure.test, the same wrong TLSA but in an unsigned zone: not validated, so DANE
-#   does not apply and the mail goes out with opportunistic STARTTLS.
+#   does not apply and the mail goes out with opportunistic STARTTLS;
+# - hosted.insecure.test, an unsigned domain whose MX is mx.dane.test (a signed provider's
+#   host): DANE still protects it (RFC 7672 §2.2.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/interop/lib.sh
@@ -39,7 +41,7 @@ source tests/interop/lib.sh
 spki_sha256() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
 cert_sha256() { openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
 
-DOMAINS="sts.test wrongmx.test badcert.test testing.test dane.test danetai.test danebad.test plain.insecure.test"
+DOMAINS="sts.test wrongmx.test badcert.test testing.test dane.test danetai.test danebad.test plain.insecure.test hosted.insecure.test"
 PF_UID=$(id -u postfix); PF_GID=$(id -g postfix)
 maps=""; for d in $DOMAINS; do maps="$maps bob@$d=$d/"; done
 postfix_instance mx "myhostname = mx.sts.test
@@ -82,6 +84,7 @@ dns_start_signed < <(
     echo "$d.test. 300 IN MX 10 mx.$d.test."
     echo "mx.$d.test. 300 IN A 127.0.0.1"
   done
+  echo "hosted.insecure.test. 300 IN MX 10 mx.dane.test."
   for d in sts wrongmx badcert testing; do
     echo "_mta-sts.$d.test. 300 IN TXT \"v=STSv1; id=20261201\""
     echo "mta-sts.$d.test. 300 IN A 127.0.0.1"
@@ -142,11 +145,12 @@ grep -q "requires verified TLS" <<<"$t" || fail "trace of wrongmx.test does not 
 grep -c "mta-sts-server: mta-sts.sts.test" "$WORK/web.log" | grep -qx 1 || fail "sts.test's policy fetched more than once: $(cat "$WORK/web.log")"
 ok "trace names the policy and explains the wait; each policy fetched once"
 
-send dane.test danetai.test danebad.test plain.insecure.test
+send dane.test danetai.test danebad.test plain.insecure.test hosted.insecure.test
 wait_for delivered dane.test || fail "dane.test (TLSA 3 1 1 of the MX's key) not delivered"
 grep -q "using TLS" "$WORK"/mx/maildir/dane.test/new/* || fail "dane.test arrived without TLS"
 wait_for delivered danetai.test || fail "danetai.test (TLSA 2 0 1 of the CA) not delivered"
 wait_for delivered plain.insecure.test || fail "plain.insecure.test (unvalidated TLSA) not delivered"
+wait_for delivered hosted.insecure.test || fail "hosted.insecure.test (MX in a signed zone) not delivered"
 ok "DANE-EE and DANE-TA matches delivered over TLS; TLSA in an unsigned zone ignored"
 
 wait_for sh -c "'$MS' queue list --data '$DATA' | grep -q 'bob@danebad.test'" || fail "danebad.test not deferred"
@@ -159,4 +163,6 @@ t=$("$MS" trace bob@dane.test --data "$DATA")
 grep -q "policy=dane (1 TLSA record)" <<<"$t" || fail "trace of dane.test names no DANE policy: $t"
 t=$("$MS" trace bob@plain.insecure.test --data "$DATA")
 grep -q "policy=opportunistic" <<<"$t" || fail "trace of plain.insecure.test: $t"
-ok "trace names the DANE policy, and opportunistic TLS for the unsigned domain"
+t=$("$MS" trace bob@hosted.insecure.test --data "$DATA")
+grep -q "policy=dane (1 TLSA record)" <<<"$t" || fail "trace of hosted.insecure.test: DANE should apply through its signed MX host: $t"
+ok "trace names the DANE policy (also for an unsigned domain hosted on a signed MX), and opportunistic TLS for the unsigned one"

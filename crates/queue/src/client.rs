@@ -46,6 +46,9 @@ pub enum TlsMode {
     /// STARTTLS required, certificate checked against the host's TLSA records
     /// ([`Endpoint::dane`]).
     RequireDane,
+    /// STARTTLS required, certificate not checked (a host whose validated TLSA records are all
+    /// unusable, RFC 7672 §2.2: it promises TLS, but nothing to authenticate it with).
+    RequireEncrypted,
     /// TLS from the first byte, certificate checked.
     Implicit,
     /// Never TLS.
@@ -391,7 +394,7 @@ impl Session<'_> {
                 self.starttls(self.settings.tls.opportunistic.clone()).await?;
                 caps = self.ehlo().await?;
             }
-            TlsMode::RequireVerified | TlsMode::RequireDane => {
+            TlsMode::RequireVerified | TlsMode::RequireDane | TlsMode::RequireEncrypted => {
                 if !offers_tls {
                     return Err(SessionError::Network {
                         stage: Stage::StartTls,
@@ -409,6 +412,7 @@ impl Session<'_> {
                             detail: "DANE is required but no TLSA records were given".into(),
                         });
                     }
+                    (TlsMode::RequireEncrypted, _) => self.settings.tls.opportunistic.clone(),
                     _ => self.settings.tls.verified.clone(),
                 };
                 self.starttls(config).await?;

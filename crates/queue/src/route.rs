@@ -79,15 +79,8 @@ impl RouteError {
 
 /// The mail exchangers of `domain`, most preferred first.
 pub async fn mx_hosts(resolver: &dyn Resolver, domain: &str) -> Result<Vec<String>, RouteError> {
-    mx_lookup(resolver, domain).await.map(|(hosts, _)| hosts)
-}
-
-/// The mail exchangers of `domain`, most preferred first, and whether the MX answer was
-/// DNSSEC-validated (the condition for DANE, RFC 7672 §2.2.1; an implicit MX counts as not).
-pub async fn mx_lookup(resolver: &dyn Resolver, domain: &str) -> Result<(Vec<String>, bool), RouteError> {
     match resolver.mx(domain).await {
         Ok(answer) => {
-            let secure = answer.authentic;
             let mut records = answer.records;
             if records.iter().any(|r| r.exchange.is_empty() || r.exchange == ".") {
                 return Err(RouteError::NullMx(domain.to_string()));
@@ -100,10 +93,10 @@ pub async fn mx_lookup(resolver: &dyn Resolver, domain: &str) -> Result<(Vec<Str
                     hosts.push(r.exchange);
                 }
             }
-            Ok((hosts, secure))
+            Ok(hosts)
         }
         Err(e) => match e.kind() {
-            DnsErrorKind::NoRecords => Ok((vec![domain.to_string()], false)),
+            DnsErrorKind::NoRecords => Ok(vec![domain.to_string()]),
             DnsErrorKind::NxDomain | DnsErrorKind::InvalidName => {
                 Err(RouteError::NoSuchDomain(domain.to_string()))
             }
@@ -115,10 +108,17 @@ pub async fn mx_lookup(resolver: &dyn Resolver, domain: &str) -> Result<(Vec<Str
 /// The addresses of `host`: IPv6 and IPv4 interleaved (IPv6 first). Empty when it has none;
 /// an error only when DNS failed for now and nothing was found.
 pub async fn addresses(resolver: &dyn Resolver, host: &str) -> Result<Vec<IpAddr>, RouteError> {
+    host_addresses(resolver, host).await.map(|(ips, _)| ips)
+}
+
+/// [`addresses`], and whether an address answer was DNSSEC-validated: the condition for
+/// looking up the host's TLSA records (RFC 7672 §2.2.2). An address literal counts as not.
+pub async fn host_addresses(resolver: &dyn Resolver, host: &str) -> Result<(Vec<IpAddr>, bool), RouteError> {
     if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return Ok(vec![ip]);
+        return Ok((vec![ip], false));
     }
     let (v6, v4) = tokio::join!(resolver.ipv6(host), resolver.ipv4(host));
+    let secure = v6.as_ref().is_ok_and(|a| a.authentic) || v4.as_ref().is_ok_and(|a| a.authentic);
     let temporary = [v6.as_ref().err(), v4.as_ref().err()]
         .into_iter()
         .flatten()
@@ -133,7 +133,7 @@ pub async fn addresses(resolver: &dyn Resolver, host: &str) -> Result<Vec<IpAddr
     }
     match (out.is_empty(), temporary) {
         (true, Some(e)) => Err(RouteError::Temporary(host.to_string(), e)),
-        _ => Ok(out),
+        _ => Ok((out, secure)),
     }
 }
 

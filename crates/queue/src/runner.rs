@@ -413,16 +413,21 @@ impl Runner {
                 })
                 .collect());
         }
-        let (hosts, mx_secure) = route::mx_lookup(self.resolver.as_ref(), domain).await?;
+        let hosts = route::mx_hosts(self.resolver.as_ref(), domain).await?;
         let (hosts, sts_tls, sts_policy) = self.mta_sts(domain, hosts).await?;
         let mut endpoints = Vec::new();
         let mut temporary = None;
         for host in hosts {
-            // DANE, where the host has it, takes precedence over MTA-STS (RFC 8461 §2).
-            let (tls, dane, policy) = match self.dane_for(&host, mx_secure).await {
-                Ok(Some((config, n))) => {
-                    (TlsMode::RequireDane, Some(config), format!("dane ({n} TLSA record{})", plural(n)))
+            let (ips, secure_host) = match route::host_addresses(self.resolver.as_ref(), &host).await {
+                Ok(found) => found,
+                Err(e) => {
+                    temporary = Some(e);
+                    continue;
                 }
+            };
+            // DANE, where the host has it, takes precedence over MTA-STS (RFC 8461 §2).
+            let (tls, dane, policy) = match self.dane_for(&host, secure_host).await {
+                Ok(Some(dane)) => dane,
                 Ok(None) => (sts_tls, None, sts_policy.clone()),
                 Err(e) => {
                     tracing::warn!(target: "mail", "{domain}: MX {host} skipped: {e}");
@@ -430,18 +435,15 @@ impl Runner {
                     continue;
                 }
             };
-            match route::addresses(self.resolver.as_ref(), &host).await {
-                Ok(ips) => endpoints.extend(ips.into_iter().map(|ip| Endpoint {
-                    host: host.clone(),
-                    ip,
-                    port: self.config.mx_port,
-                    tls,
-                    credentials: None,
-                    dane: dane.clone(),
-                    policy: policy.clone(),
-                })),
-                Err(e) => temporary = Some(e),
-            }
+            endpoints.extend(ips.into_iter().map(|ip| Endpoint {
+                host: host.clone(),
+                ip,
+                port: self.config.mx_port,
+                tls,
+                credentials: None,
+                dane: dane.clone(),
+                policy: policy.clone(),
+            }));
         }
         match (endpoints.is_empty(), temporary) {
             (true, Some(e)) => Err(e),
@@ -449,34 +451,37 @@ impl Runner {
         }
     }
 
-    /// The TLS configuration DANE asks for with `host` (and its number of usable TLSA
-    /// records), or `None` when DANE does not apply: DANE off, an MX answer not
-    /// DNSSEC-validated, no TLSA records or only unvalidated ones (RFC 7672 §2.2). A failed TLSA
-    /// lookup for a host of a signed domain makes the host unusable for now: delivering
-    /// without it could be a downgrade by whoever made the lookup fail.
-    async fn dane_for(
-        &self,
-        host: &str,
-        mx_secure: bool,
-    ) -> Result<Option<(Arc<rustls::ClientConfig>, usize)>, RouteError> {
-        if !self.config.dane || !mx_secure {
+    /// What DANE asks for with `host`: its TLS mode, the configuration that checks the TLSA
+    /// records, and the policy's name; `None` when DANE does not apply (DANE off, the host's
+    /// address answer not DNSSEC-validated, no TLSA records or only unvalidated ones; RFC 7672
+    /// §2.2). The MX answer itself need not be validated (§2.2.1): a signed provider's hosts
+    /// are protected for unsigned customer domains too. Validated records that are all
+    /// unusable still make TLS mandatory, unauthenticated. A failed TLSA lookup for a host in a
+    /// signed zone makes it unusable for now: delivering without it could be a downgrade by
+    /// whoever made the lookup fail.
+    async fn dane_for(&self, host: &str, secure_host: bool) -> Result<Option<DaneTls>, RouteError> {
+        if !self.config.dane || !secure_host {
             return Ok(None);
         }
         match self.resolver.tlsa(&format!("_25._tcp.{host}")).await {
             Ok(answer) if answer.authentic => {
                 let usable = dane::usable(&answer.records);
                 if usable.is_empty() {
-                    tracing::warn!(target: "mail", "{host}: TLSA records published but none usable for SMTP (only DANE-TA/DANE-EE are); TLS stays opportunistic");
-                    return Ok(None);
+                    tracing::info!(target: "mail", "{host}: TLSA records published but none usable for SMTP (only DANE-TA/DANE-EE are); TLS required, unauthenticated");
+                    return Ok(Some((
+                        TlsMode::RequireEncrypted,
+                        None,
+                        "dane (no usable TLSA record: TLS required)".into(),
+                    )));
                 }
                 let n = usable.len();
-                dane::client_config(usable)
-                    .map(|config| Some((config, n)))
-                    .map_err(|e| RouteError::Policy(format!("DANE setup for {host}: {e}")))
+                let config = dane::client_config(usable)
+                    .map_err(|e| RouteError::Policy(format!("DANE setup for {host}: {e}")))?;
+                Ok(Some((TlsMode::RequireDane, Some(config), format!("dane ({n} TLSA record{})", plural(n)))))
             }
             Ok(_) => Ok(None),
             Err(e) if e.kind() == mailstead_dns::DnsErrorKind::Temporary => Err(RouteError::Policy(format!(
-                "DANE: the TLSA lookup for {host} failed ({e}); a host of a signed domain is not used without it"
+                "DANE: the TLSA lookup for {host} failed ({e}); a host in a signed zone is not used without it"
             ))),
             Err(_) => Ok(None),
         }
@@ -783,6 +788,10 @@ impl Runner {
         self.journal.record(events);
     }
 }
+
+/// What DANE asks of one host: its TLS mode, the configuration checking its TLSA records, and
+/// the policy's name for the journal.
+type DaneTls = (TlsMode, Option<Arc<rustls::ClientConfig>>, String);
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }

@@ -431,8 +431,10 @@ fn spki_sha256(der: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest(cert.tbs_certificate.subject_pki.raw).to_vec()
 }
 
-/// DANE: a matching TLSA record gets the mail over verified TLS; a mismatch, or a failed TLSA
-/// lookup, keeps it queued; records without DNSSEC validation are ignored.
+/// DANE: a matching TLSA record gets the mail over verified TLS (though the MX answer is not
+/// validated, RFC 7672 §2.2.1: the host's zone is); a mismatch, or a failed TLSA lookup, keeps
+/// it queued; records without DNSSEC validation are ignored; validated but unusable records
+/// (PKIX-EE) still require TLS.
 #[tokio::test]
 async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
     let (_, chain, key) = policy_server::ca_and_leaf(&["mx.remote.test"]);
@@ -441,7 +443,7 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
     let wrong = spki_sha256(&other_chain[0]);
     struct Case {
         what: &'static str,
-        tlsa: Option<Vec<u8>>,
+        tlsa: Option<(u8, Vec<u8>)>,
         validated: bool,
         tlsa_fails: bool,
         delivered: bool,
@@ -450,7 +452,7 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
     let cases = [
         Case {
             what: "matching",
-            tlsa: Some(good),
+            tlsa: Some((3, good.clone())),
             validated: true,
             tlsa_fails: false,
             delivered: true,
@@ -458,7 +460,7 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
         },
         Case {
             what: "mismatch",
-            tlsa: Some(wrong.clone()),
+            tlsa: Some((3, wrong.clone())),
             validated: true,
             tlsa_fails: false,
             delivered: false,
@@ -466,8 +468,16 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
         },
         Case {
             what: "unvalidated",
-            tlsa: Some(wrong),
+            tlsa: Some((3, wrong.clone())),
             validated: false,
+            tlsa_fails: false,
+            delivered: true,
+            reason: "",
+        },
+        Case {
+            what: "only unusable records",
+            tlsa: Some((1, wrong)),
+            validated: true,
             tlsa_fails: false,
             delivered: true,
             reason: "",
@@ -484,17 +494,17 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
     for case in cases {
         let (chain, key) = (chain.clone(), key.clone_key());
         let h = start_with(|_, zone| {
-            if let Some(data) = &case.tlsa {
+            if let Some((usage, data)) = &case.tlsa {
                 zone.add_tlsa(
                     "_25._tcp.mx.remote.test",
-                    TlsaRecord { usage: 3, selector: 1, matching: 1, data: data.clone() },
+                    TlsaRecord { usage: *usage, selector: 1, matching: 1, data: data.clone() },
                 );
             }
             if case.tlsa_fails {
                 zone.fail("_25._tcp.mx.remote.test", "TLSA", DnsErrorKind::Temporary);
             }
             if case.validated {
-                zone.set_authentic("remote.test").set_authentic("_25._tcp.mx.remote.test");
+                zone.set_authentic("mx.remote.test").set_authentic("_25._tcp.mx.remote.test");
             }
         })
         .await;
@@ -507,11 +517,14 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
             assert!(reply.contains(case.reason), "{}: {reply}", case.what);
         }
         let events = h.ts.store.journal_query(JournalQuery::QueueId(id.clone()), 50).await.unwrap();
-        if case.tlsa.is_some() && case.validated {
+        let expected = match &case.tlsa {
+            Some((3, _)) if case.validated => Some("dane (1 TLSA record)"),
+            Some(_) if case.validated => Some("dane (no usable TLSA record: TLS required)"),
+            _ => None,
+        };
+        if let Some(expected) = expected {
             assert!(
-                events
-                    .iter()
-                    .any(|e| e.kind == "outbound.attempt" && e.data["policy"] == "dane (1 TLSA record)"),
+                events.iter().any(|e| e.kind == "outbound.attempt" && e.data["policy"] == expected),
                 "{}: the attempt names the DANE policy",
                 case.what
             );
@@ -521,30 +534,29 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
 }
 
 /// A session opened without certificate checks (opportunistic, for a domain without a policy)
-/// and parked for reuse never carries mail for a domain whose DANE records the server's
-/// certificate does not match, though both domains share the MX.
+/// and parked for reuse never carries mail for a domain whose MTA-STS policy requires a
+/// verified certificate, though both domains share the MX (the scripted server's certificate
+/// comes from a CA the queue does not trust).
 #[tokio::test]
-async fn a_parked_opportunistic_session_is_not_reused_under_dane() {
+async fn a_parked_opportunistic_session_is_not_reused_under_mta_sts() {
     let (_, chain, key) = policy_server::ca_and_leaf(&["mx.remote.test"]);
-    let (_, other_chain, _) = policy_server::ca_and_leaf(&["mx.remote.test"]);
-    let wrong = spki_sha256(&other_chain[0]);
-    let h = start_with(|_, zone| {
-        zone.add_mx("signed.test", 10, "mx.remote.test")
-            .add_tlsa(
-                "_25._tcp.mx.remote.test",
-                TlsaRecord { usage: 3, selector: 1, matching: 1, data: wrong },
-            )
-            .set_authentic("signed.test")
-            .set_authentic("_25._tcp.mx.remote.test");
+    let policy = "version: STSv1\r\nmode: enforce\r\nmx: mx.remote.test\r\nmax_age: 3600\r\n";
+    let server = policy_server::start("mta-sts.strict.test", policy).await;
+    let ca = server.ca_pem.clone();
+    let h = start_with(|config, zone| {
+        config.client.tls = TlsClients::new(Some(ca.as_bytes())).unwrap();
+        config.mta_sts_port = server.port;
+        zone.add_mx("strict.test", 10, "mx.remote.test")
+            .add_txt("_mta-sts.strict.test", "v=STSv1; id=1")
+            .add_ip("mta-sts.strict.test", "127.0.0.1".parse().unwrap());
     })
     .await;
     h.script.lock().unwrap().tls = Some(policy_server::acceptor(chain, key));
-    // remote.test: MX answer not validated, so no DANE; delivered with opportunistic TLS.
+    // remote.test has no policy: delivered with opportunistic TLS, and the session parked.
     send_one(&h, true).await;
     assert_eq!(h.script.lock().unwrap().received.len(), 1);
-    // signed.test, same MX at once (the first session is parked): DANE applies and fails.
-    let (_, reply) = send_to(&h, "carol@signed.test", false).await;
-    assert!(reply.contains("TLSA"), "{reply}");
-    assert_eq!(h.script.lock().unwrap().received.len(), 1, "nothing more was delivered");
+    // strict.test, same MX at once: a new session must verify the certificate, and fails.
+    let (_, reply) = send_to(&h, "carol@strict.test", false).await;
+    assert!(reply.contains("certificate"), "{reply}");
     h.shutdown.cancel();
 }
