@@ -8,6 +8,8 @@
 //! - [`pool`]: open sessions kept for the next message to the same server.
 //! - [`schedule`]: backoff with jitter, the delay notice and expiry.
 //! - [`dsn`]: delivery status notifications (RFC 3464).
+//! - `endpoints`: the servers to try for a domain and the TLS each must give (smart host, MX,
+//!   MTA-STS, DANE).
 //! - [`runner`]: the loop that picks due messages, delivers them per destination within
 //!   concurrency limits, records every outcome durably before acting on it, and sends DSNs.
 //!
@@ -18,6 +20,7 @@
 pub mod client;
 pub mod dane;
 pub mod dsn;
+mod endpoints;
 pub mod pool;
 pub mod route;
 pub mod runner;

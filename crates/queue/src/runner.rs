@@ -34,13 +34,12 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{self, ClientSettings, Endpoint, Envelope, Recipient, Reply, SessionError, TlsMode};
-use crate::dane;
+use crate::client::{self, ClientSettings, Endpoint, Envelope, Recipient, Reply, SessionError};
 use crate::dsn::{self, Action, ReportedRecipient};
+use crate::endpoints::Router;
 use crate::pool::{ServerKey, SessionPool};
-use crate::route::{self, RelayTls, RouteError, SmartHost};
+use crate::route::SmartHost;
 use crate::schedule::Schedule;
-use crate::sts::{self, StsPolicies};
 
 /// How long sessions in flight may finish after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -93,7 +92,6 @@ impl QueueHandle {
 /// The queue runner.
 pub struct Runner {
     store: Arc<dyn Store>,
-    resolver: Arc<dyn Resolver>,
     config: QueueConfig,
     journal: JournalBatcher,
     handle: QueueHandle,
@@ -101,7 +99,7 @@ pub struct Runner {
     connections: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
     sessions: SessionPool,
-    sts: StsPolicies,
+    router: Router,
 }
 
 /// A session whose outcome awaits recording: its connection, and the permits that keep a
@@ -136,13 +134,10 @@ impl Runner {
         shutdown: CancellationToken,
     ) -> (QueueHandle, tokio::task::JoinHandle<()>) {
         let handle = QueueHandle::default();
-        let mut fetcher = sts::Fetcher::new(&config.client.tls.verified);
-        fetcher.port = config.mta_sts_port;
         let runner = Arc::new(Runner {
-            sts: StsPolicies::new(store.clone(), resolver.clone(), fetcher),
+            router: Router::new(store.clone(), resolver, &config),
             journal: JournalBatcher::start(store.clone()),
             store,
-            resolver,
             connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
             config,
             handle: handle.clone(),
@@ -299,7 +294,7 @@ impl Runner {
     ) -> Vec<(Address, Outcome)> {
         let all =
             |outcome: Outcome| rcpts.iter().map(|r| (r.address.clone(), outcome.clone())).collect::<Vec<_>>();
-        let endpoints = match self.endpoints(domain).await {
+        let endpoints = match self.router.endpoints(&self.config, domain).await {
             Ok(e) if e.is_empty() => {
                 return all(Outcome::Deferred {
                     reason: format!("no address found for the mail servers of {domain}"),
@@ -388,141 +383,6 @@ impl Runner {
             }
             Some((e, remote)) => all(Outcome::Deferred { reason: e.describe(), remote: Some(remote) }),
             None => all(Outcome::Deferred { reason: "no server to try".into(), remote: None }),
-        }
-    }
-
-    /// The servers to try for `domain`, in order.
-    async fn endpoints(&self, domain: &str) -> Result<Vec<Endpoint>, RouteError> {
-        if let Some(relay) = self.config.smart_hosts.iter().find(|h| h.serves(domain)) {
-            let tls = match relay.tls {
-                RelayTls::Implicit => TlsMode::Implicit,
-                RelayTls::StartTls => TlsMode::RequireVerified,
-                RelayTls::None => TlsMode::Off,
-            };
-            let ips = route::addresses(self.resolver.as_ref(), &relay.host).await?;
-            return Ok(ips
-                .into_iter()
-                .map(|ip| Endpoint {
-                    host: relay.host.clone(),
-                    ip,
-                    port: relay.port,
-                    tls,
-                    credentials: relay.credentials.clone(),
-                    dane: None,
-                    policy: "smart host".into(),
-                })
-                .collect());
-        }
-        let hosts = route::mx_hosts(self.resolver.as_ref(), domain).await?;
-        let (hosts, sts_tls, sts_policy) = self.mta_sts(domain, hosts).await?;
-        let mut endpoints = Vec::new();
-        let mut temporary = None;
-        for host in hosts {
-            let (ips, secure_host) = match route::host_addresses(self.resolver.as_ref(), &host).await {
-                Ok(found) => found,
-                Err(e) => {
-                    temporary = Some(e);
-                    continue;
-                }
-            };
-            // DANE, where the host has it, takes precedence over MTA-STS (RFC 8461 §2).
-            let (tls, dane, policy) = match self.dane_for(&host, secure_host).await {
-                Ok(Some(dane)) => dane,
-                Ok(None) => (sts_tls, None, sts_policy.clone()),
-                Err(e) => {
-                    tracing::warn!(target: "mail", "{domain}: MX {host} skipped: {e}");
-                    temporary = Some(e);
-                    continue;
-                }
-            };
-            endpoints.extend(ips.into_iter().map(|ip| Endpoint {
-                host: host.clone(),
-                ip,
-                port: self.config.mx_port,
-                tls,
-                credentials: None,
-                dane: dane.clone(),
-                policy: policy.clone(),
-            }));
-        }
-        match (endpoints.is_empty(), temporary) {
-            (true, Some(e)) => Err(e),
-            _ => Ok(endpoints),
-        }
-    }
-
-    /// What DANE asks for with `host`: its TLS mode, the configuration that checks the TLSA
-    /// records, and the policy's name; `None` when DANE does not apply (DANE off, the host's
-    /// address answer not DNSSEC-validated, no TLSA records or only unvalidated ones; RFC 7672
-    /// §2.2). The MX answer itself need not be validated (§2.2.1): a signed provider's hosts
-    /// are protected for unsigned customer domains too. Validated records that are all
-    /// unusable still make TLS mandatory, unauthenticated. A failed TLSA lookup for a host in a
-    /// signed zone makes it unusable for now: delivering without it could be a downgrade by
-    /// whoever made the lookup fail.
-    async fn dane_for(&self, host: &str, secure_host: bool) -> Result<Option<DaneTls>, RouteError> {
-        if !self.config.dane || !secure_host {
-            return Ok(None);
-        }
-        match self.resolver.tlsa(&format!("_25._tcp.{host}")).await {
-            Ok(answer) if answer.authentic => {
-                let usable = dane::usable(&answer.records);
-                if usable.is_empty() {
-                    tracing::info!(target: "mail", "{host}: TLSA records published but none usable for SMTP (only DANE-TA/DANE-EE are); TLS required, unauthenticated");
-                    return Ok(Some((
-                        TlsMode::RequireEncrypted,
-                        None,
-                        "dane (no usable TLSA record: TLS required)".into(),
-                    )));
-                }
-                let n = usable.len();
-                let config = dane::client_config(usable)
-                    .map_err(|e| RouteError::Policy(format!("DANE setup for {host}: {e}")))?;
-                Ok(Some((TlsMode::RequireDane, Some(config), format!("dane ({n} TLSA record{})", plural(n)))))
-            }
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == mailstead_dns::DnsErrorKind::Temporary => Err(RouteError::Policy(format!(
-                "DANE: the TLSA lookup for {host} failed ({e}); a host in a signed zone is not used without it"
-            ))),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// The MX hosts `domain`'s MTA-STS policy allows, the TLS they require, and the policy's
-    /// name. `enforce`: only listed hosts, certificate verified, and none listed means a
-    /// deferral (RFC 8461 §5); `testing`: mismatches are logged, delivery goes on as usual.
-    async fn mta_sts(
-        &self,
-        domain: &str,
-        hosts: Vec<String>,
-    ) -> Result<(Vec<String>, TlsMode, String), RouteError> {
-        let active = if self.config.mta_sts { self.sts.policy(domain).await } else { None };
-        let Some(active) = active else {
-            return Ok((hosts, TlsMode::Opportunistic, "opportunistic".into()));
-        };
-        let refused: Vec<String> = hosts.iter().filter(|h| !active.policy.allows(h)).cloned().collect();
-        match active.policy.mode {
-            sts::Mode::Enforce => {
-                if !refused.is_empty() {
-                    tracing::warn!(target: "mail", "{domain}: MX {} not in the MTA-STS policy, skipped", refused.join(", "));
-                }
-                let allowed: Vec<String> = hosts.into_iter().filter(|h| !refused.contains(h)).collect();
-                if allowed.is_empty() {
-                    return Err(RouteError::Policy(format!(
-                        "the MTA-STS policy of {domain} ({}) allows none of its MX hosts ({}); mx patterns: {}",
-                        active.describe(),
-                        refused.join(", "),
-                        active.policy.mx.join(", ")
-                    )));
-                }
-                Ok((allowed, TlsMode::RequireVerified, active.describe()))
-            }
-            sts::Mode::Testing => {
-                if !refused.is_empty() {
-                    tracing::info!(target: "mail", "{domain}: MX {} not in the MTA-STS policy (testing mode: delivering anyway)", refused.join(", "));
-                }
-                Ok((hosts, TlsMode::Opportunistic, active.describe()))
-            }
-            sts::Mode::None => Ok((hosts, TlsMode::Opportunistic, "opportunistic".into())),
         }
     }
 
@@ -787,14 +647,6 @@ impl Runner {
             .collect();
         self.journal.record(events);
     }
-}
-
-/// What DANE asks of one host: its TLS mode, the configuration checking its TLSA records, and
-/// the policy's name for the journal.
-type DaneTls = (TlsMode, Option<Arc<rustls::ClientConfig>>, String);
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn describe(outcome: &Outcome) -> String {

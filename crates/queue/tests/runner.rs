@@ -424,11 +424,9 @@ async fn mta_sts_enforce_keeps_mail_off_unlisted_or_plaintext_hosts() {
     }
 }
 
-/// The SHA-256 of a DER certificate's SubjectPublicKeyInfo: a DANE-EE 3 1 1 record's data.
+/// The data of a DANE-EE 3 1 1 record for a DER certificate.
 fn spki_sha256(der: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
-    sha2::Sha256::digest(cert.tbs_certificate.subject_pki.raw).to_vec()
+    mailstead_queue::dane::spki_sha256(der).unwrap()
 }
 
 /// DANE: a matching TLSA record gets the mail over verified TLS (though the MX answer is not
