@@ -14,6 +14,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: in profiles of SMTP delivery the C library's allocator took a tenth of the CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Invoked as `sendmail` (a symlink), or as `mailstead sendmail`: Sendmail's own command
     // line, which clap cannot describe (-oi, -fADDR, recipients mixed with options).

@@ -5,7 +5,8 @@
 //!
 //! Invariants:
 //! - All writes go through one writer thread ([`writer`]) that group-commits; a call returns
-//!   only after its transaction's fsync. Reads use a pool of read-only connections.
+//!   only after its transaction's fsync, done by a second thread ([`durability`]) while the
+//!   writer runs the next batch. Reads use a pool of read-only connections.
 //! - A blob row exists for every referenced message body; `refs` counts the references
 //!   (mailbox copies and queue entries). Inline blobs keep their bytes in the row; file blobs
 //!   have `data IS NULL` and a file at `blobs/xx/<hash>`.
@@ -13,6 +14,7 @@
 
 mod blobs;
 mod directory;
+mod durability;
 mod journal;
 mod mail;
 mod mailboxes;
@@ -91,7 +93,9 @@ impl SqliteStore {
             OpenMode::Tool => RecoveryReport::default(),
         };
         let hub = Arc::new(ChangeHub::new());
-        let writer = writer::Writer::start(conn, options.group_commit_max_batch, hub.clone(), blobs.clone())?;
+        let wal = Box::new(durability::WalFile::new(&db_path));
+        let writer =
+            writer::Writer::start(conn, options.group_commit_max_batch, hub.clone(), blobs.clone(), wal)?;
         let readers = Arc::new(readers::Readers::new(db_path));
         Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, blobs, hub, recovery }) })
     }
