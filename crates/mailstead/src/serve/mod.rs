@@ -42,7 +42,7 @@ pub async fn run(data: &DataDir) -> Result<()> {
         LogFormat::Text => crate::logging::LogFormat::Text,
         LogFormat::Json => crate::logging::LogFormat::Json,
     };
-    crate::logging::init(&config.log.level, format, config.mail_log_path(data.root()).as_deref())?;
+    let _log = crate::logging::init(&config.log.level, format, config.mail_log_path(data.root()).as_deref())?;
     let _lock = data.lock_server()?;
 
     let store = SqliteStore::open(data.root(), store_options(&config, OpenMode::Server))
