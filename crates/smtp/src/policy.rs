@@ -5,7 +5,7 @@
 
 use mailstead_proto::smtp::Reply;
 use mailstead_store::Store;
-use mailstead_store::resolve::{Resolution, resolve};
+use mailstead_store::resolve::{Resolution, resolve_in_local_domain};
 use mailstead_types::Address;
 
 use crate::Service;
@@ -53,7 +53,7 @@ pub async fn check_recipient(
         }
         Err(e) => return temp_failure(&e),
     }
-    let resolution = match resolve(store, rcpt, plus_separator).await {
+    let resolution = match resolve_in_local_domain(store, rcpt, plus_separator).await {
         Ok(r) => r,
         Err(e) => return temp_failure(&e),
     };

@@ -369,21 +369,37 @@ fn append_one(
     message: &NewMessage,
     keywords: &[String],
 ) -> Result<Result<Appended>> {
-    let Some(mailbox) = mailboxes::find(conn, target.account, &target.mailbox)? else {
+    let size = blob.data.len() as i64;
+    // Quota check and usage in one statement; then the mailbox's UID, HIGHESTMODSEQ and
+    // UIDVALIDITY in another (two statements per copy instead of four: this is the hot path of
+    // every delivery).
+    let charged = conn
+        .prepare_cached(
+            "UPDATE accounts SET used_bytes = used_bytes + ?2
+             WHERE id = ?1 AND (quota_bytes <= 0 OR used_bytes + ?2 <= quota_bytes) RETURNING 1",
+        )
+        .and_then(|mut s| s.exists(params![target.account, size]))
+        .map_err(db_err)?;
+    if !charged {
+        return Ok(Err(over_quota(conn, target.account, size)?));
+    }
+    let name = if target.mailbox.eq_ignore_ascii_case("INBOX") { "INBOX" } else { target.mailbox.as_str() };
+    let taken: Option<(i64, i64, i64, i64)> = conn
+        .prepare_cached(
+            "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+             WHERE account = ?1 AND name = ?2 RETURNING id, uidnext, highest_modseq, uidvalidity",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![target.account, name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()
+        })
+        .map_err(db_err)?;
+    let Some((mailbox, next, modseq, uidvalidity)) = taken else {
+        conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes - ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![target.account, size]))
+            .map_err(db_err)?;
         return Ok(Err(StoreError::not_found(format!("no mailbox {}", target.mailbox))));
     };
-    let size = blob.data.len() as i64;
-    if let Err(e) = check_quota(conn, target.account, size)? {
-        return Ok(Err(e));
-    }
-    // One statement takes the UID, raises HIGHESTMODSEQ and reads UIDVALIDITY.
-    let (next, modseq, uidvalidity): (i64, i64, i64) = conn
-        .prepare_cached(
-            "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 WHERE id = ?1
-             RETURNING uidnext, highest_modseq, uidvalidity",
-        )
-        .and_then(|mut s| s.query_row([mailbox], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
-        .map_err(db_err)?;
     let uid = u32::try_from(next - 1).map_err(|_| StoreError::invalid("mailbox ran out of UIDs"))?;
     let (modseq, uidvalidity) = (modseq as u64, uidvalidity as u32);
     conn.prepare_cached(
@@ -402,9 +418,6 @@ fn append_one(
         ])
     })
     .map_err(db_err)?;
-    conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![target.account, size]))
-        .map_err(db_err)?;
     ctx.change(target.account, Change::MessageAdded { mailbox, uid, modseq });
     Ok(Ok(Appended { mailbox, uidvalidity, uid, modseq }))
 }
@@ -422,6 +435,16 @@ fn check_quota(conn: &Connection, account: AccountId, adding: i64) -> Result<Res
         )));
     }
     Ok(Ok(()))
+}
+
+/// The error for a copy the quota refused (the account must exist).
+fn over_quota(conn: &Connection, account: AccountId, adding: i64) -> Result<StoreError> {
+    Ok(match check_quota(conn, account, adding)? {
+        Err(e) => e,
+        Ok(()) => {
+            StoreError::new(StoreErrorKind::OverQuota, format!("over quota: {adding} more bytes requested"))
+        }
+    })
 }
 
 fn uidvalidity(conn: &Connection, mailbox: MailboxId) -> Result<u32> {

@@ -47,6 +47,25 @@ pub async fn resolve(
     rcpt: &Address,
     plus_separator: Option<char>,
 ) -> Result<Resolution> {
+    resolve_from(store, rcpt, plus_separator, false).await
+}
+
+/// [`resolve`] for an address the caller has just found to be in a local domain (RCPT
+/// checks that first): saves looking the domain up again.
+pub async fn resolve_in_local_domain(
+    store: &dyn DirectoryStore,
+    rcpt: &Address,
+    plus_separator: Option<char>,
+) -> Result<Resolution> {
+    resolve_from(store, rcpt, plus_separator, true).await
+}
+
+async fn resolve_from(
+    store: &dyn DirectoryStore,
+    rcpt: &Address,
+    plus_separator: Option<char>,
+    known_local: bool,
+) -> Result<Resolution> {
     let mut out = Resolution::default();
     let mut seen = HashSet::new();
     let mut stack = vec![(rcpt.clone(), 0usize)];
@@ -54,7 +73,8 @@ pub async fn resolve(
         if !seen.insert(address.normalized()) || out.local.len() + out.remote.len() >= MAX_TARGETS {
             continue;
         }
-        if !store.is_local_domain(address.domain()).await? {
+        let local = (known_local && depth == 0) || store.is_local_domain(address.domain()).await?;
+        if !local {
             out.remote.push(address);
             continue;
         }
