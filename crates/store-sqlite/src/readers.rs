@@ -13,21 +13,29 @@ use crate::db_err;
 /// Connections kept for reuse; more may be open briefly under load.
 const POOL_SIZE: usize = 8;
 
-/// The read pool.
+/// The read pools: one for reads of many pages (memory-mapped) and one for point lookups
+/// (not mapped: under a stream of deliveries the database file grows at every checkpoint, and
+/// each mapped connection then remaps it on its next read; an unmap costs every thread of the
+/// process a TLB flush, which showed in profiles of RCPT lookups).
 #[derive(Debug)]
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    points: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
     /// A pool for the database at `path`.
     pub fn new(path: PathBuf) -> Readers {
-        Readers { path, idle: Mutex::new(Vec::new()) }
+        Readers { path, idle: Mutex::new(Vec::new()), points: Mutex::new(Vec::new()) }
     }
 
     fn take(&self) -> Result<Connection> {
-        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+        self.take_from(&self.idle, crate::schema::READ_PRAGMAS)
+    }
+
+    fn take_from(&self, pool: &Mutex<Vec<Connection>>, pragmas: &str) -> Result<Connection> {
+        if let Some(conn) = pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(conn);
         }
         let conn = Connection::open_with_flags(
@@ -36,13 +44,16 @@ impl Readers {
         )
         .map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_err)?;
-        // Memory-mapped reads: page lookups without a pread per page.
-        conn.execute_batch(crate::schema::READ_PRAGMAS).map_err(db_err)?;
+        conn.execute_batch(pragmas).map_err(db_err)?;
         Ok(conn)
     }
 
     fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        Self::give_back_to(&self.idle, conn);
+    }
+
+    fn give_back_to(pool: &Mutex<Vec<Connection>>, conn: Connection) {
+        let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < POOL_SIZE {
             idle.push(conn);
         }
@@ -55,9 +66,9 @@ impl Readers {
     where
         F: FnOnce(&Connection) -> Result<R>,
     {
-        let conn = self.take()?;
+        let conn = self.take_from(&self.points, crate::schema::POINT_READ_PRAGMAS)?;
         let out = f(&conn);
-        self.give_back(conn);
+        Self::give_back_to(&self.points, conn);
         out
     }
 

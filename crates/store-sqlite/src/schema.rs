@@ -148,6 +148,9 @@ pub const FORMAT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// not memory) and a larger page cache.
 pub const READ_PRAGMAS: &str = "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192;";
 
+/// Pragmas for connections that only do point lookups: no memory map (see `readers`).
+pub const POINT_READ_PRAGMAS: &str = "PRAGMA mmap_size = 0;";
+
 /// Sets the per-connection pragmas: WAL, full fsync on commit, foreign keys, busy wait.
 pub fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_err)?;
