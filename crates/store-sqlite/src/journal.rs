@@ -28,7 +28,7 @@ impl JournalStore for SqliteStore {
                         e.message_id,
                         e.address,
                         e.kind,
-                        e.data.to_string()
+                        serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into())
                     ])
                     .map_err(db_err)?;
                 }
