@@ -59,15 +59,19 @@ count_maildir() { find "$pf/maildir/u/new" -type f 2>/dev/null | wc -l; }
 count_mailstead() { sqlite3_count; }
 sqlite3_count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages").fetchone()[0])' "$DATA/mailstead.db"; }
 
-run() { # run NAME PORT SIZE COUNTER
-  local before after start end
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
+run() { # run NAME PORT SIZE COUNTER -> "messages/s cpu-ms-per-message" (CPU: whole machine,
+  # load tool included, so both servers carry the same overhead)
+  local before after start end b0 b1
   before=$($4)
+  b0=$(busy_ticks)
   start=$(date +%s.%N)
   smtp-source -s "$SESSIONS" -m "$N" -l "$3" -f sender@remote.test -t u@bench.test "127.0.0.1:$2"
   # Postfix acknowledges at queue time and delivers afterwards: wait until all are in Maildir.
   for _ in $(seq 6000); do after=$($4); [ $((after - before)) -ge "$N" ] && break; sleep 0.05; done
   end=$(date +%s.%N)
-  python3 -c "print(f'{$N/($end-$start):.0f}')"
+  b1=$(busy_ticks)
+  python3 -c "print(f'{$N/($end-$start):.0f} {($b1-$b0)*1000/$(getconf CLK_TCK)/$N:.2f}')"
 }
 
 # The load tool's own ceiling: smtp-source against smtp-sink, which stores nothing. No server
@@ -86,10 +90,12 @@ sink_rate() { # sink_rate SIZE
 }
 
 echo "smtp-source: $SESSIONS sessions, $N messages per size; every message fsynced before it counts"
-printf '%-8s %14s %14s %8s %22s\n' size mailstead/s postfix/s ratio "ceiling (smtp-sink)/s"
+echo "cpu ms/msg: busy CPU of the whole machine (both cores, smtp-source included) per message"
+printf '%-8s %12s %12s %8s %12s %12s %8s %22s\n' size mailstead/s postfix/s ratio "ms cpu/msg" "pf ms/msg" "cpu" "ceiling (smtp-sink)/s"
 for size in 1024 102400; do
-  m=$(run mailstead "$SMTP" $size sqlite3_count)
-  p=$(run postfix "$PF_PORT" $size count_maildir)
+  r=$(run mailstead "$SMTP" $size sqlite3_count); m=${r% *}; mc=${r#* }
+  r=$(run postfix "$PF_PORT" $size count_maildir); p=${r% *}; pc=${r#* }
   c=$(sink_rate $size)
-  printf '%-8s %14s %14s %8s %22s\n' "$((size/1024))KiB" "$m" "$p" "$(python3 -c "print(f'{$m/$p:.1f}x')")" "$c"
+  printf '%-8s %12s %12s %8s %12s %12s %8s %22s\n' "$((size/1024))KiB" "$m" "$p" "$(python3 -c "print(f'{$m/$p:.1f}x')")" \
+    "$mc" "$pc" "$(python3 -c "print(f'{$pc/$mc:.1f}x')")" "$c"
 done
