@@ -113,7 +113,7 @@ impl MailStore for SqliteStore {
         name: &str,
         cached_modseq: Option<u64>,
     ) -> Result<Option<(Mailbox, Option<Vec<MessageEntry>>)>> {
-        let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_string() } else { name.to_string() };
+        let name = mailboxes::canonical(name).to_string();
         self.inner
             .readers
             .read(move |conn| {
@@ -383,7 +383,7 @@ fn append_one(
     if !charged {
         return Ok(Err(over_quota(conn, target.account, size)?));
     }
-    let name = if target.mailbox.eq_ignore_ascii_case("INBOX") { "INBOX" } else { target.mailbox.as_str() };
+    let name = mailboxes::canonical(&target.mailbox);
     let taken: Option<(i64, i64, i64, i64)> = conn
         .prepare_cached(
             "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1

@@ -31,12 +31,17 @@ pub fn validate_name(name: &str) -> Result<String> {
              characters, '*' or '%', empty levels, or a leading or trailing '{sep}'"
         )));
     }
-    Ok(if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_string() } else { name.to_string() })
+    Ok(canonical(name).to_string())
+}
+
+/// A mailbox name as stored: INBOX is case-insensitive (RFC 3501 §5.1), other names are kept.
+pub fn canonical(name: &str) -> &str {
+    if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name }
 }
 
 /// Finds a mailbox id by name within a transaction.
 pub fn find(conn: &Connection, account: AccountId, name: &str) -> Result<Option<MailboxId>> {
-    let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+    let name = canonical(name);
     conn.prepare_cached("SELECT id FROM mailboxes WHERE account = ?1 AND name = ?2")
         .and_then(|mut s| s.query_row(params![account, name], |r| r.get(0)).optional())
         .map_err(db_err)
@@ -92,7 +97,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn mailbox_named(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
-        let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX".to_string() } else { name.to_string() };
+        let name = canonical(name).to_string();
         self.inner
             .readers
             .read(move |conn| {

@@ -213,28 +213,21 @@ impl WriterThread {
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
                 }
             }
-            let Some(batch) = open.take() else {
+            match open.take() {
+                // Commit when the previous batch is durable; a full batch waits for that.
+                Some(batch) if full || self.state.is_durable(self.committed) => {
+                    self.state.wait_durable(self.committed);
+                    self.commit(batch);
+                    if self.unreferenced.len() >= MAX_UNREFERENCED {
+                        self.remove_unreferenced(blobs);
+                    }
+                    continue;
+                }
+                // The previous batch is still being flushed: keep filling this one meanwhile.
+                Some(batch) => open = Some(batch),
                 // Idle: a good moment to remove files.
-                self.remove_unreferenced(blobs);
-                match rx.blocking_recv() {
-                    Some(Msg::Job(job)) => self.add(&mut open, job),
-                    Some(Msg::Synced) => {}
-                    None => break,
-                }
-                continue;
-            };
-            if full {
-                self.state.wait_durable(self.committed);
+                None => self.remove_unreferenced(blobs),
             }
-            if self.state.is_durable(self.committed) {
-                self.commit(batch);
-                if self.unreferenced.len() >= MAX_UNREFERENCED {
-                    self.remove_unreferenced(blobs);
-                }
-                continue;
-            }
-            // The previous batch is still being flushed: keep filling this one meanwhile.
-            open = Some(batch);
             match rx.blocking_recv() {
                 Some(Msg::Job(job)) => self.add(&mut open, job),
                 Some(Msg::Synced) => {}
