@@ -21,6 +21,7 @@ async fn run(max_batch: usize, size: usize, count: usize) -> f64 {
         inline_blob_max: 64 * 1024,
         group_commit_max_batch: max_batch,
         mode: OpenMode::Server,
+        ..Default::default()
     };
     let store = Arc::new(SqliteStore::open(dir.path(), options).expect("open"));
     store.add_domain(&Domain::parse("bench.test").expect("d")).await.expect("domain");

@@ -1,10 +1,16 @@
-//! Message bytes on disk, content-addressed by SHA-256 under `DIR/blobs/xx/<hash>`.
+//! Where message bytes live. Every body is content-addressed by SHA-256 and stored in one of
+//! three places, chosen by size:
 //!
-//! Small messages (up to `inline_max` bytes) live inside the database instead, so a group
-//! commit makes many of them durable with one WAL fsync; larger ones are files written to
-//! `blobs/tmp/`, fsynced, renamed into place and the directory fsynced, all before the
-//! metadata transaction that references them commits. A crash between the two leaves an
-//! unreferenced file, which [`crate::recovery`] removes on the next server start.
+//! - up to `inline_max` bytes, inside the database, so a group commit makes many of them
+//!   durable with one WAL fsync;
+//! - up to `segment_blob_max`, appended to a shared segment file ([`crate::segments`]),
+//!   synced (one fsync shared by concurrent writers) before the metadata transaction that
+//!   references it is submitted;
+//! - larger ones, as files under `DIR/blobs/xx/<hash>`, written to `blobs/tmp/`, fsynced,
+//!   renamed into place and the directory fsynced, all before that transaction commits. A
+//!   crash between the two leaves an unreferenced file, which [`crate::recovery`] removes on
+//!   the next server start. (Data directories written before segments existed hold all their
+//!   large bodies this way; they stay readable as they are.)
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -15,6 +21,8 @@ use rand::Rng;
 use mailstead_store::model::{BlobId, MessageData};
 use mailstead_store::{Result, StoreError};
 
+use crate::segments::{Segments, Slot};
+
 /// A blob ready to be referenced by a transaction.
 #[derive(Debug, Clone)]
 pub struct PreparedBlob {
@@ -22,8 +30,26 @@ pub struct PreparedBlob {
     pub id: BlobId,
     /// The bytes.
     pub data: MessageData,
-    /// Whether it lives in a file (else inline in the database).
-    pub in_file: bool,
+    /// Where they were stored.
+    pub placement: Placement,
+}
+
+/// Where a prepared blob's bytes are.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// To be written into the database row.
+    Inline,
+    /// Written (durably) into a segment.
+    Segment(Slot),
+    /// Written (durably) as a file of its own.
+    File,
+}
+
+impl PreparedBlob {
+    /// Whether it lives in a file of its own.
+    pub fn in_file(&self) -> bool {
+        matches!(self.placement, Placement::File)
+    }
 }
 
 /// The blob directory.
@@ -31,11 +57,14 @@ pub struct PreparedBlob {
 pub struct BlobFiles {
     root: PathBuf,
     inline_max: usize,
+    segment_blob_max: usize,
+    segments: Segments,
 }
 
 impl BlobFiles {
-    /// Opens (and creates) `root` with its 256 fan-out directories, fsyncing what it creates.
-    pub fn open(root: &Path, inline_max: usize) -> Result<BlobFiles> {
+    /// Opens (and creates) `root` with its 256 fan-out directories and its segment directory,
+    /// fsyncing what it creates.
+    pub fn open(root: &Path, options: &crate::SqliteOptions) -> Result<BlobFiles> {
         let io = |e: std::io::Error| StoreError::from_io(&format!("blob directory {}", root.display()), &e);
         fs::create_dir_all(root.join("tmp")).map_err(io)?;
         let mut created = false;
@@ -49,23 +78,42 @@ impl BlobFiles {
         if created {
             fsync_dir(root).map_err(io)?;
         }
-        Ok(BlobFiles { root: root.to_path_buf(), inline_max })
+        let segments = Segments::open(&root.join("segments"), options.segment_max_bytes)?;
+        Ok(BlobFiles {
+            root: root.to_path_buf(),
+            inline_max: options.inline_blob_max,
+            segment_blob_max: options.segment_blob_max,
+            segments,
+        })
     }
 
-    /// Whether a body of `len` bytes is stored as a file (else inline in the database).
+    /// Whether a body of `len` bytes is written outside the database (disk I/O, so off the
+    /// async threads).
     pub fn needs_file(&self, len: usize) -> bool {
         len > self.inline_max
     }
 
-    /// Hashes the bytes and, for large messages, writes the file durably.
+    /// Hashes the bytes and, for large messages, writes them durably.
     pub fn prepare(&self, data: MessageData) -> Result<PreparedBlob> {
         let id = BlobId::of(&data);
-        let in_file = self.needs_file(data.len());
-        let blob = PreparedBlob { id, data, in_file };
-        if in_file {
+        let len = data.len();
+        let placement = if !self.needs_file(len) {
+            Placement::Inline
+        } else if len <= self.segment_blob_max {
+            Placement::Segment(self.segments.append(&data)?)
+        } else {
+            Placement::File
+        };
+        let blob = PreparedBlob { id, data, placement };
+        if blob.in_file() {
             self.write(&blob)?;
         }
         Ok(blob)
+    }
+
+    /// The segment files.
+    pub fn segments(&self) -> &Segments {
+        &self.segments
     }
 
     /// Writes a blob file (tmp, fsync, rename, fsync dir). Idempotent.

@@ -13,6 +13,7 @@
 //! - In server mode, opening the store removes leftovers of a crash ([`recovery`]).
 
 mod blobs;
+pub mod compaction;
 mod directory;
 mod durability;
 mod journal;
@@ -23,6 +24,7 @@ mod readers;
 pub mod recovery;
 mod rows;
 mod schema;
+mod segments;
 mod spam;
 mod writer;
 
@@ -48,8 +50,13 @@ pub enum OpenMode {
 /// Tuning options.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Messages up to this size are kept in the database, larger ones as files.
+    /// Messages up to this size are kept in the database, larger ones outside it.
     pub inline_blob_max: usize,
+    /// Messages larger than `inline_blob_max` and up to this size are packed into shared
+    /// segment files; larger ones get a file each.
+    pub segment_blob_max: usize,
+    /// A segment file is closed for writing once it reaches this size.
+    pub segment_max_bytes: u64,
     /// Most jobs one group commit may take (1 = one fsync per write).
     pub group_commit_max_batch: usize,
     /// Server or tool.
@@ -58,7 +65,13 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { inline_blob_max: 64 * 1024, group_commit_max_batch: 256, mode: OpenMode::Server }
+        SqliteOptions {
+            inline_blob_max: 64 * 1024,
+            segment_blob_max: 1024 * 1024,
+            segment_max_bytes: 64 * 1024 * 1024,
+            group_commit_max_batch: 256,
+            mode: OpenMode::Server,
+        }
     }
 }
 
@@ -69,7 +82,7 @@ pub struct SqliteStore {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     writer: writer::Writer,
     readers: Arc<readers::Readers>,
     blobs: Arc<blobs::BlobFiles>,
@@ -84,7 +97,7 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::from_io(&format!("creating data directory {}", dir.display()), &e))?;
         let db_path = Self::db_path(dir);
-        let blobs = Arc::new(blobs::BlobFiles::open(&dir.join("blobs"), options.inline_blob_max)?);
+        let blobs = Arc::new(blobs::BlobFiles::open(&dir.join("blobs"), &options)?);
         let mut conn = Connection::open(&db_path).map_err(db_err)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -97,7 +110,11 @@ impl SqliteStore {
         let writer =
             writer::Writer::start(conn, options.group_commit_max_batch, hub.clone(), blobs.clone(), wal)?;
         let readers = Arc::new(readers::Readers::new(db_path));
-        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, blobs, hub, recovery }) })
+        let inner = Arc::new(Inner { writer, readers, blobs, hub, recovery });
+        if options.mode == OpenMode::Server {
+            compaction::spawn_background(Arc::downgrade(&inner));
+        }
+        Ok(SqliteStore { inner })
     }
 
     /// The database file inside a data directory.

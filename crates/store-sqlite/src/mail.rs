@@ -10,7 +10,7 @@ use mailstead_store::model::*;
 use mailstead_store::{Change, ChangeHub, MailStore, Result, StoreError, StoreErrorKind};
 use mailstead_types::{Flag, Flags, SpecialUse};
 
-use crate::blobs::PreparedBlob;
+use crate::blobs::{BlobFiles, PreparedBlob};
 use crate::mailboxes::{self, CopyKind, RemoveKind};
 use crate::rows::{self, ENTRY_COLUMNS};
 use crate::writer::JobCtx;
@@ -65,7 +65,7 @@ impl MailStore for SqliteStore {
                 let refs = results.iter().filter(|r| r.is_ok()).count() as i64;
                 if refs > 0 {
                     rows::blob_ref(conn, &files, &blob, refs)?;
-                } else if blob.in_file {
+                } else if blob.in_file() {
                     ctx.unreferenced(blob.id.clone());
                 }
                 Ok(results)
@@ -85,7 +85,7 @@ impl MailStore for SqliteStore {
                     let result = append_one(conn, ctx, target, blob, message, &keywords)?;
                     if result.is_ok() {
                         rows::blob_ref(conn, &files, blob, 1)?;
-                    } else if blob.in_file {
+                    } else if blob.in_file() {
                         ctx.unreferenced(blob.id.clone());
                     }
                     results.push(result);
@@ -148,15 +148,8 @@ impl MailStore for SqliteStore {
         self.inner
             .readers
             .read(move |conn| {
-                let row: Option<Option<Vec<u8>>> = conn
-                    .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")
-                    .and_then(|mut s| s.query_row([&id.0], |r| r.get(0)).optional())
-                    .map_err(db_err)?;
-                match row {
-                    None => Err(StoreError::not_found(format!("no message with content {}", id.0))),
-                    Some(Some(data)) => Ok(MessageData::from(data)),
-                    Some(None) => store.blob_files().read(&id),
-                }
+                let mut stmt = conn.prepare_cached(BLOB_LOCATION).map_err(db_err)?;
+                load_blob(&mut stmt, store.blob_files(), &id)
             })
             .await
     }
@@ -166,19 +159,8 @@ impl MailStore for SqliteStore {
         self.inner
             .readers
             .read(move |conn| {
-                let mut stmt =
-                    conn.prepare_cached("SELECT data FROM blobs WHERE hash = ?1").map_err(db_err)?;
-                let mut out = Vec::with_capacity(blobs.len());
-                for id in &blobs {
-                    let row: Option<Option<Vec<u8>>> =
-                        stmt.query_row([&id.0], |r| r.get(0)).optional().map_err(db_err)?;
-                    out.push(match row {
-                        None => Err(StoreError::not_found(format!("no message with content {}", id.0))),
-                        Some(Some(data)) => Ok(MessageData::from(data)),
-                        Some(None) => store.blob_files().read(id),
-                    });
-                }
-                Ok(out)
+                let mut stmt = conn.prepare_cached(BLOB_LOCATION).map_err(db_err)?;
+                Ok(blobs.iter().map(|id| load_blob(&mut stmt, store.blob_files(), id)).collect())
             })
             .await
     }
@@ -356,6 +338,41 @@ impl SqliteStore {
             .await?
             .pop()
             .ok_or_else(|| StoreError::unavailable("blob preparation returned nothing"))
+    }
+}
+
+/// Where a blob's bytes are: inline data, or a segment and offset, or (neither) a file.
+const BLOB_LOCATION: &str = "SELECT data, seg, off, size FROM blobs WHERE hash = ?1";
+
+/// Reads a blob's bytes wherever they live. A body that compaction moved (and whose old segment
+/// it deleted) between the lookup and the read is looked up again.
+fn load_blob(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    files: &BlobFiles,
+    id: &BlobId,
+) -> Result<MessageData> {
+    type Location = (Option<Vec<u8>>, Option<i64>, Option<i64>, i64);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let row: Option<Location> = stmt
+            .query_row([&id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()
+            .map_err(db_err)?;
+        let (seg, off, size) = match row {
+            None => return Err(StoreError::not_found(format!("no message with content {}", id.0))),
+            Some((Some(data), ..)) => return Ok(MessageData::from(data)),
+            Some((None, Some(seg), Some(off), size)) => (seg as u64, off as u64, size as usize),
+            Some((None, ..)) => return files.read(id),
+        };
+        match files.segments().read(seg, off, size) {
+            Ok(bytes) => return Ok(MessageData::from(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => continue,
+            Err(e) => {
+                let context = format!("reading message {} from segment {seg}", id.0);
+                return Err(StoreError::from_io(&context, &e));
+            }
+        }
     }
 }
 

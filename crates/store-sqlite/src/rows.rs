@@ -7,7 +7,7 @@ use mailstead_store::model::{Account, AccountId, BlobId, Mailbox, MailboxId, Mes
 use mailstead_store::{Result, StoreError, StoreErrorKind};
 use mailstead_types::{Address, Flags, SpecialUse};
 
-use crate::blobs::{BlobFiles, PreparedBlob};
+use crate::blobs::{BlobFiles, Placement, PreparedBlob};
 use crate::db_err;
 use crate::writer::JobCtx;
 
@@ -167,17 +167,24 @@ pub fn new_uidvalidity(conn: &Connection) -> Result<u32> {
 }
 
 /// Adds `count` references to a blob, inserting its row (and re-creating a file a concurrent
-/// cleanup removed) as needed. Runs under the write lock.
+/// cleanup removed) as needed. Runs under the write lock. When the row already exists, it keeps
+/// its place, and bytes this blob wrote to a segment become dead space.
 pub fn blob_ref(conn: &Connection, files: &BlobFiles, blob: &PreparedBlob, count: i64) -> Result<()> {
-    let data: Option<&[u8]> = if blob.in_file { None } else { Some(&blob.data) };
+    let (data, seg, off): (Option<&[u8]>, Option<i64>, Option<i64>) = match &blob.placement {
+        Placement::Inline => (Some(&blob.data), None, None),
+        Placement::Segment(slot) => (None, Some(slot.segment.id() as i64), Some(slot.offset as i64)),
+        Placement::File => (None, None, None),
+    };
     // One statement inserts or counts the reference and tells where the bytes live.
     let stored_in_file: bool = conn
         .prepare_cached(
-            "INSERT INTO blobs(hash, size, data, refs) VALUES(?1, ?2, ?3, ?4)
+            "INSERT INTO blobs(hash, size, data, refs, seg, off) VALUES(?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(hash) DO UPDATE SET refs = refs + excluded.refs
-             RETURNING data IS NULL",
+             RETURNING data IS NULL AND seg IS NULL",
         )
-        .and_then(|mut s| s.query_row(params![blob.id.0, blob.data.len() as i64, data, count], |r| r.get(0)))
+        .and_then(|mut s| {
+            s.query_row(params![blob.id.0, blob.data.len() as i64, data, count, seg, off], |r| r.get(0))
+        })
         .map_err(db_err)?;
     if stored_in_file && !files.exists(&blob.id) {
         files.write(blob)?;
@@ -192,11 +199,12 @@ pub fn blob_ref_existing(conn: &Connection, blob: &BlobId, count: i64) -> Result
     Ok(())
 }
 
-/// Drops `count` references; at zero the row goes and a file blob is scheduled for removal.
+/// Drops `count` references; at zero the row goes and a file blob is scheduled for removal (a
+/// segment blob's bytes become dead space, reclaimed by compaction).
 pub fn blob_unref(conn: &Connection, ctx: &mut JobCtx, blob: &BlobId, count: i64) -> Result<()> {
     let left: Option<(i64, bool)> = conn
         .query_row(
-            "UPDATE blobs SET refs = refs - ?2 WHERE hash = ?1 RETURNING refs, data IS NULL",
+            "UPDATE blobs SET refs = refs - ?2 WHERE hash = ?1 RETURNING refs, data IS NULL AND seg IS NULL",
             params![blob.0, count],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

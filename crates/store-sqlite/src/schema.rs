@@ -139,6 +139,12 @@ CREATE TABLE sts_policies(
     fetched INTEGER NOT NULL,
     expires INTEGER NOT NULL) WITHOUT ROWID;
 "#,
+    // 6: large bodies may live in a shared segment file, at an offset (see `segments`).
+    r#"
+ALTER TABLE blobs ADD COLUMN seg INTEGER;
+ALTER TABLE blobs ADD COLUMN off INTEGER;
+CREATE INDEX blobs_segment ON blobs(seg, off) WHERE seg IS NOT NULL;
+"#,
 ];
 
 /// The format version this binary writes.

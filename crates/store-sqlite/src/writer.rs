@@ -10,9 +10,9 @@
 //! the CPU work of the next batch overlaps the disk flush of the previous one, and under load
 //! many deliveries share each commit and each fsync; alone, a job costs one of each.
 //!
-//! Blob files whose last reference went away are deleted once that state is durable, checked
-//! again under the write lock (so a concurrent writer that re-adds the same content is never
-//! robbed of its file).
+//! Blob files whose last reference went away, and segments that compaction emptied, are deleted
+//! once that state is durable, checked again under the write lock (so a concurrent writer that
+//! re-adds the same content is never robbed of its file).
 
 use std::sync::Arc;
 
@@ -31,6 +31,7 @@ use crate::durability::{self, Committed, Completion, SyncState, WalSync};
 pub struct JobCtx {
     changes: Vec<(AccountId, Change)>,
     unreferenced: Vec<BlobId>,
+    emptied_segments: Vec<u64>,
 }
 
 impl JobCtx {
@@ -44,13 +45,19 @@ impl JobCtx {
         self.unreferenced.push(blob);
     }
 
-    fn mark(&self) -> (usize, usize) {
-        (self.changes.len(), self.unreferenced.len())
+    /// Notes a segment no row refers to any more (its file is removed after commit).
+    pub fn emptied_segment(&mut self, segment: u64) {
+        self.emptied_segments.push(segment);
     }
 
-    fn rollback_to(&mut self, mark: (usize, usize)) {
-        self.changes.truncate(mark.0);
-        self.unreferenced.truncate(mark.1);
+    fn mark(&self) -> [usize; 3] {
+        [self.changes.len(), self.unreferenced.len(), self.emptied_segments.len()]
+    }
+
+    fn rollback_to(&mut self, mark: [usize; 3]) {
+        self.changes.truncate(mark[0]);
+        self.unreferenced.truncate(mark[1]);
+        self.emptied_segments.truncate(mark[2]);
     }
 }
 
@@ -154,6 +161,7 @@ impl Writer {
                     max_batch: max_batch.max(1),
                     committed: 0,
                     unreferenced: Vec::new(),
+                    emptied_segments: Vec::new(),
                 };
                 writer.run(rx, &blobs);
             })
@@ -189,6 +197,8 @@ struct WriterThread {
     committed: u64,
     /// Blobs whose last reference went away in committed batches.
     unreferenced: Vec<BlobId>,
+    /// Segments emptied by compaction in committed batches.
+    emptied_segments: Vec<u64>,
 }
 
 /// The transaction being filled.
@@ -278,6 +288,7 @@ impl WriterThread {
         }
         self.committed += 1;
         self.unreferenced.extend(ctx.unreferenced);
+        self.emptied_segments.extend(ctx.emptied_segments);
         let committed = Committed { seq: self.committed, completions, changes: ctx.changes };
         if let Err(unsent) = self.synced.send(committed) {
             let err = StoreError::unavailable("the store sync thread stopped");
@@ -289,15 +300,16 @@ impl WriterThread {
     /// durable (so a crash cannot bring back a row whose file is gone), holding the write lock
     /// so no other writer (thread or process) can reference them meanwhile.
     fn remove_unreferenced(&mut self, blobs: &BlobFiles) {
-        if self.unreferenced.is_empty() {
+        if self.unreferenced.is_empty() && self.emptied_segments.is_empty() {
             return;
         }
         self.state.wait_durable(self.committed);
         let ids = std::mem::take(&mut self.unreferenced);
+        let segments = std::mem::take(&mut self.emptied_segments);
         if self.state.poisoned().is_some() {
             return;
         }
-        remove_unreferenced(&self.conn, blobs, &ids);
+        remove_unreferenced(&self.conn, blobs, &ids, &segments);
     }
 }
 
@@ -307,15 +319,23 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Deletes files of blobs that still have no row, holding the write lock so no other writer
-/// (thread or process) can reference them meanwhile.
-fn remove_unreferenced(conn: &Connection, blobs: &BlobFiles, ids: &[BlobId]) {
+/// Deletes files of blobs that still have no row stored in a file of its own, and segments no
+/// row refers to, holding the write lock so no other writer (thread or process) can reference
+/// them meanwhile.
+fn remove_unreferenced(conn: &Connection, blobs: &BlobFiles, ids: &[BlobId], segments: &[u64]) {
     let run = || -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut stmt = conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1 AND data IS NULL AND seg IS NULL")?;
         for id in ids {
             if !stmt.exists([&id.0])? {
                 blobs.remove(id);
+            }
+        }
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM blobs WHERE seg = ?1 LIMIT 1")?;
+        for &segment in segments {
+            if !stmt.exists([segment as i64])? {
+                blobs.segments().remove(segment);
             }
         }
         drop(stmt);
@@ -373,7 +393,13 @@ mod tests {
         let conn = Connection::open(dir.path().join("t.db")).unwrap();
         crate::schema::configure(&conn).unwrap();
         conn.execute_batch("CREATE TABLE t(v INTEGER)").unwrap();
-        let blobs = Arc::new(BlobFiles::open(&dir.path().join("blobs"), 1024).unwrap());
+        let blobs = Arc::new(
+            BlobFiles::open(
+                &dir.path().join("blobs"),
+                &crate::SqliteOptions { inline_blob_max: 1024, ..Default::default() },
+            )
+            .unwrap(),
+        );
         Writer::start(conn, 256, Arc::new(ChangeHub::new()), blobs, Box::new(sync)).unwrap()
     }
 

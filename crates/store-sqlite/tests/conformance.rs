@@ -8,8 +8,12 @@ use mailstead_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 async fn make() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options =
-        SqliteOptions { inline_blob_max: 64 * 1024, group_commit_max_batch: 64, mode: OpenMode::Server };
+    let options = SqliteOptions {
+        inline_blob_max: 64 * 1024,
+        group_commit_max_batch: 64,
+        mode: OpenMode::Server,
+        ..Default::default()
+    };
     let store = SqliteStore::open(dir.path(), options).expect("open store");
     (Arc::new(store), dir)
 }

@@ -20,7 +20,7 @@ const CHILD_ENV: &str = "MAILSTEAD_CRASH_CHILD";
 const ADDRESS: &str = "crash@example.test";
 
 fn options(mode: OpenMode) -> SqliteOptions {
-    SqliteOptions { inline_blob_max: 16 * 1024, group_commit_max_batch: 64, mode }
+    SqliteOptions { inline_blob_max: 16 * 1024, group_commit_max_batch: 64, mode, ..Default::default() }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -142,10 +142,17 @@ fn kill_9_during_appends_loses_nothing() {
                 );
                 assert_eq!(data.len() as u64, entry.size);
             }
-            let file_rows: i64 = rusqlite::Connection::open(SqliteStore::db_path(dir.path()))
-                .and_then(|c| c.query_row("SELECT COUNT(*) FROM blobs WHERE data IS NULL", [], |r| r.get(0)))
-                .expect("count");
+            let count = |sql: &str| -> i64 {
+                rusqlite::Connection::open(SqliteStore::db_path(dir.path()))
+                    .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+                    .expect("count")
+            };
+            let file_rows = count("SELECT COUNT(*) FROM blobs WHERE data IS NULL AND seg IS NULL");
             assert_eq!(count_blob_files(dir.path()) as i64, file_rows, "orphaned blob files after recovery");
+            assert!(
+                count("SELECT COUNT(*) FROM blobs WHERE seg IS NOT NULL") > 0,
+                "large bodies go to segments"
+            );
             assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).expect("tmp").count(), 0);
             eprintln!(
                 "round {round}: {} acknowledged so far, {} stored, recovery {report:?}",

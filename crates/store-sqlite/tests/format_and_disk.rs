@@ -12,7 +12,12 @@ use mailstead_store_sqlite::{FORMAT_VERSION, OpenMode, SqliteOptions, SqliteStor
 use mailstead_types::{Address, Domain};
 
 fn options() -> SqliteOptions {
-    SqliteOptions { inline_blob_max: 8 * 1024, group_commit_max_batch: 16, mode: OpenMode::Server }
+    SqliteOptions {
+        inline_blob_max: 8 * 1024,
+        group_commit_max_batch: 16,
+        mode: OpenMode::Server,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]

@@ -25,8 +25,12 @@ impl TestStore {
     /// test logs in).
     pub async fn new(domains: &[&str], accounts: &[&str]) -> TestStore {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options =
-            SqliteOptions { inline_blob_max: 64 * 1024, group_commit_max_batch: 64, mode: OpenMode::Server };
+        let options = SqliteOptions {
+            inline_blob_max: 64 * 1024,
+            group_commit_max_batch: 64,
+            mode: OpenMode::Server,
+            ..Default::default()
+        };
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("data"), options).expect("open store"));
         for d in domains {

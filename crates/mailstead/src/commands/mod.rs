@@ -75,8 +75,10 @@ pub fn load_config(data: &DataDir) -> Result<Config> {
 pub fn store_options(config: &Config, mode: OpenMode) -> SqliteOptions {
     SqliteOptions {
         inline_blob_max: config.store.inline_blob_max as usize,
+        segment_blob_max: config.store.segment_blob_max as usize,
         group_commit_max_batch: config.store.group_commit_max_batch,
         mode,
+        ..Default::default()
     }
 }
 

@@ -184,9 +184,15 @@ config_section! {
         /// The storage backend. `"sqlite"`: the embedded store in the data directory, needing
         /// no other service (the only backend available so far).
         backend: StoreBackend = StoreBackend::Sqlite,
-        /// Messages up to this size are kept inside the database; larger ones as files under
-        /// `blobs/`. 0 keeps every message as a file.
+        /// Messages up to this size are kept inside the database; larger ones under `blobs/`:
+        /// packed into shared segment files up to `segment_blob_max`, beyond it one file each.
+        /// 0 keeps no message inside the database.
         inline_blob_max: u64 as "integer (bytes)" = 65_536,
+        /// Messages above `inline_blob_max` and up to this size are appended to shared segment
+        /// files (`blobs/segments/`), which need no file per message and share one fsync among
+        /// concurrent deliveries; space of deleted messages is reclaimed by compacting them in
+        /// the background. Larger messages get a file each. 0 gives every one a file.
+        segment_blob_max: u64 as "integer (bytes)" = 1_048_576,
         /// Most deliveries committed together in one transaction and one fsync (group commit).
         /// Nothing is acknowledged before its commit.
         group_commit_max_batch: usize = 256 => nonzero,
