@@ -1,10 +1,10 @@
 //! Logging: structured logs (text or JSON) on standard error for the operator, and a separate
 //! human-readable mail log file a postmaster can grep. Events with target `mail` go to both.
 //!
-//! The mail log is written by a background thread through a buffer, flushed whenever no more
-//! lines are waiting: sessions never wait for the file (appending a line took a twentieth of
-//! their CPU), and a burst of deliveries costs a few writes. Lines are never dropped (a full
-//! queue makes the logger wait), and the [`LogGuard`] flushes what is left at exit.
+//! The mail log goes through a shared buffer that a background thread writes out every 100 ms
+//! ([`crate::log_buffer`]): sessions never wait for the file (appending a line took a twentieth
+//! of their CPU) nor wake a thread per line. Lines are never dropped, and the [`LogGuard`]
+//! writes what is left at exit.
 //!
 //! Secrets never reach a log line: protocol code logs `AUTH <redacted>`, and no password or
 //! key is ever a field.
@@ -31,7 +31,7 @@ pub enum LogFormat {
 /// Keeps the mail log's writer thread; dropping it writes out the lines still queued.
 #[must_use = "dropping the guard stops the mail log writer"]
 pub struct LogGuard {
-    _mail: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _mail: Option<crate::log_buffer::FlushGuard>,
 }
 
 /// Installs the global subscriber. `level` is a tracing filter (`info`, `mailstead=debug`, …);
@@ -58,10 +58,9 @@ pub fn init(level: &str, format: LogFormat, mail_log: Option<&Path>) -> Result<L
                 .append(true)
                 .open(path)
                 .with_context(|| format!("opening the mail log {}", path.display()))?;
-            let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(std::io::BufWriter::with_capacity(64 * 1024, file));
-            guard = Some(worker);
+            let (writer, flusher) = crate::log_buffer::BufferedFile::start(file)
+                .with_context(|| format!("starting the mail log writer for {}", path.display()))?;
+            guard = Some(flusher);
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)

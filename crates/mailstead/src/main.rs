@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod datadir;
 mod local_submit;
+mod log_buffer;
 mod logging;
 mod serve;
 

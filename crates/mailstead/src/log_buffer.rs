@@ -1,0 +1,171 @@
+//! The mail log's file writer. A log line is copied into a shared buffer under a mutex: no
+//! system call and no thread to wake on the delivery path (a writer thread woken per line cost
+//! two context switches per message). A background thread writes the buffer to the file every
+//! [`INTERVAL`]; a line that finds the buffer over [`HIGH_WATER`] bytes (the disk is stalling)
+//! writes it out itself, so memory stays bounded and no line is ever dropped. Lines keep their
+//! order: the buffer is taken only while holding the file. The [`FlushGuard`] writes what is
+//! left when the server stops.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How often buffered lines reach the file.
+pub const INTERVAL: Duration = Duration::from_millis(100);
+
+/// Buffered bytes beyond which the line that finds them writes them out at once.
+pub const HIGH_WATER: usize = 1024 * 1024;
+
+/// A `MakeWriter` appending to the shared buffer.
+#[derive(Clone)]
+pub struct BufferedFile {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pending: Mutex<Vec<u8>>,
+    file: Mutex<File>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// Stops the background writer and writes the remaining lines out when dropped.
+#[must_use = "dropping the guard stops the mail log writer"]
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BufferedFile {
+    /// Starts the background writer for `file` (opened for appending).
+    pub fn start(file: File) -> std::io::Result<(BufferedFile, FlushGuard)> {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            file: Mutex::new(file),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let background = shared.clone();
+        let thread = std::thread::Builder::new().name("mail-log".into()).spawn(move || {
+            loop {
+                let stop = lock(&background.stop);
+                let (stop, _) =
+                    background.wake.wait_timeout(stop, INTERVAL).unwrap_or_else(|e| e.into_inner());
+                let stopping = *stop;
+                drop(stop);
+                background.write_out();
+                if stopping {
+                    return;
+                }
+            }
+        })?;
+        Ok((BufferedFile { shared: shared.clone() }, FlushGuard { shared, thread: Some(thread) }))
+    }
+}
+
+impl Shared {
+    /// Writes every buffered line to the file.
+    fn write_out(&self) {
+        let mut file = lock(&self.file);
+        let lines = std::mem::take(&mut *lock(&self.pending));
+        if lines.is_empty() {
+            return;
+        }
+        if let Err(e) = file.write_all(&lines) {
+            // The logger cannot log its own failure; standard error reaches the operator.
+            eprintln!("mailstead: writing the mail log failed: {e}");
+        }
+    }
+}
+
+/// One event's writer: appends to the buffer.
+pub struct LineSink<'a> {
+    shared: &'a Shared,
+}
+
+impl Write for LineSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let full = {
+            let mut pending = lock(&self.shared.pending);
+            pending.extend_from_slice(buf);
+            pending.len() >= HIGH_WATER
+        };
+        if full {
+            self.shared.write_out();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BufferedFile {
+    type Writer = LineSink<'a>;
+
+    fn make_writer(&'a self) -> LineSink<'a> {
+        LineSink { shared: &self.shared }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        *lock(&self.shared.stop) = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.shared.write_out();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &std::path::Path) -> File {
+        std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open")
+    }
+
+    #[test]
+    fn lines_reach_the_file_in_order_within_the_interval_and_at_stop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mail.log");
+        let (writer, guard) = BufferedFile::start(open(&path)).expect("start");
+        writer.make_writer().write_all(b"one\n").expect("write");
+        writer.make_writer().write_all(b"two\n").expect("write");
+        let deadline = std::time::Instant::now() + INTERVAL * 50;
+        while std::fs::read(&path).expect("read") != b"one\ntwo\n" {
+            assert!(std::time::Instant::now() < deadline, "the background writer never wrote");
+            std::thread::sleep(INTERVAL / 4);
+        }
+        writer.make_writer().write_all(b"three\n").expect("write");
+        drop(guard);
+        assert_eq!(std::fs::read(&path).expect("read"), b"one\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn a_stalled_buffer_is_written_by_the_line_that_fills_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mail.log");
+        let (writer, _guard) = BufferedFile::start(open(&path)).expect("start");
+        let line = vec![b'x'; 1000];
+        let mut written = 0;
+        while written < 3 * HIGH_WATER {
+            writer.make_writer().write_all(&line).expect("write");
+            written += line.len();
+            assert!(lock(&writer.shared.pending).len() < HIGH_WATER, "the buffer is bounded");
+        }
+        let on_disk = std::fs::metadata(&path).expect("meta").len() as usize;
+        assert_eq!(on_disk + lock(&writer.shared.pending).len(), written, "no line dropped");
+    }
+}
