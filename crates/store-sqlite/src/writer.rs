@@ -228,7 +228,8 @@ impl WriterThread {
                 Some(batch) if full || self.state.is_durable(self.committed) => {
                     self.state.wait_durable(self.committed);
                     self.commit(batch);
-                    if self.unreferenced.len() >= MAX_UNREFERENCED {
+                    // Emptied segments are rare and worth their space at once.
+                    if self.unreferenced.len() >= MAX_UNREFERENCED || !self.emptied_segments.is_empty() {
                         self.remove_unreferenced(blobs);
                     }
                     continue;
