@@ -7,27 +7,27 @@ import os
 import sqlite3
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from store_bytes import COLUMNS, body  # noqa: E402
+
 data, address = sys.argv[1], sys.argv[2].lower()
 mailbox = sys.argv[3] if len(sys.argv) > 3 else "INBOX"
 db = sqlite3.connect(f"file:{os.path.join(data, 'mailstead.db')}?mode=ro", uri=True)
 if address == "--queue":
     rows = db.execute(
-        """SELECT 'queue ' || q.id || ' held=' || q.held, b.hash, b.data FROM queue q
+        f"""SELECT 'queue ' || q.id || ' held=' || q.held, {COLUMNS} FROM queue q
            JOIN blobs b ON b.hash = q.blob ORDER BY q.id"""
     ).fetchall()
 else:
     rows = db.execute(
-        """SELECT NULL, b.hash, b.data FROM messages m
+        f"""SELECT NULL, {COLUMNS} FROM messages m
            JOIN mailboxes x ON m.mailbox = x.id JOIN accounts a ON x.account = a.id
            JOIN blobs b ON b.hash = m.blob
            WHERE a.lookup = ? AND x.name = ? ORDER BY m.uid""",
         (address, mailbox),
     ).fetchall()
-for title, digest, body in rows:
+for title, *location in rows:
     if title:
         sys.stdout.write(title + "\n")
-    if body is None:
-        with open(os.path.join(data, "blobs", digest[:2], digest), "rb") as f:
-            body = f.read()
-    sys.stdout.write(body.decode("utf-8", "replace"))
+    sys.stdout.write(body(data, *location).decode("utf-8", "replace"))
     sys.stdout.write("=====\n")

@@ -26,6 +26,7 @@ SEEN, DELETED = 1, 8
 
 # The scripts run from the repository root or from here: find verdict.py beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from store_bytes import COLUMNS, body as stored_body  # noqa: E402
 from verdict import check, fail, ok  # noqa: E402
 
 
@@ -43,16 +44,13 @@ def inbox(data, address=ALICE):
         (address,),
     ).fetchone()
     rows = db.execute(
-        """SELECT m.uid, m.size, m.flags, b.hash, b.data FROM messages m JOIN blobs b ON b.hash = m.blob
+        f"""SELECT m.uid, m.size, m.flags, {COLUMNS} FROM messages m JOIN blobs b ON b.hash = m.blob
            WHERE m.mailbox = ? ORDER BY m.uid""",
         (mailbox,),
     ).fetchall()
     messages = []
-    for uid, size, flags, digest, body in rows:
-        if body is None:
-            with open(os.path.join(data, "blobs", digest[:2], digest), "rb") as f:
-                body = f.read()
-        messages.append((uid, size, flags, bytes(body)))
+    for uid, size, flags, *location in rows:
+        messages.append((uid, size, flags, stored_body(data, *location)))
     expunged = [u for (u,) in db.execute("SELECT uid FROM expunged WHERE mailbox = ? ORDER BY uid", (mailbox,))]
     db.close()
     return uidvalidity, messages, expunged
@@ -77,7 +75,7 @@ def deliver(data, smtp_port, count):
                 # Lines that need byte-stuffing, and one that is only a dot.
                 body += ".leading dot\r\n.\r\n..two dots\r\nend\r\n"
             if i == 2:
-                body += ("x" * 70 + "\r\n") * 3000  # about 210 KiB: a blob file, several writes
+                body += ("x" * 70 + "\r\n") * 3000  # about 210 KiB: a segment body, several writes
             s.sendmail("s@remote.test", [ALICE], body.encode())
     ok(f"delivered {count} messages with smtplib")
 
