@@ -82,7 +82,7 @@ grep -q "delivery.local" <<<"$t" && grep -q "=> delivered to alice@example.test"
 t=$("$MS" trace ghost@example.test --data "$DATA")
 grep -q "refused at RCPT for ghost@example.test" <<<"$t" || fail "trace of a refused recipient: $t"
 ok "mailstead trace"
-grep -q "status=delivered" "$DATA/log/mail.log" || fail "mail log has no deliveries"
+mail_log_has "status=delivered" || fail "mail log has no deliveries"
 ok "mail log"
 
 # SIGTERM stops cleanly.

@@ -173,7 +173,7 @@ t=$("$MS" trace carol@remote.test --data "$DATA")
 grep -q "dkim.sign" <<<"$t" && grep -Eq "=> delivered to bob@example.test; (queued for carol@remote.test|carol@remote.test: )" <<<"$t" \
   || fail "trace of a submission: $t"
 ok "mailstead trace shows signing, queueing and the hold"
-grep -q "status=queued" "$DATA/log/mail.log" && grep -q "auth=alice@example.test" "$DATA/log/mail.log" \
+mail_log_has "status=queued" && mail_log_has "auth=alice@example.test" \
   || fail "mail log lacks submissions"
 ok "mail log"
 

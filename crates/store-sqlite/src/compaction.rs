@@ -44,10 +44,13 @@ pub struct CompactionReport {
     pub bytes_moved: u64,
     /// Bytes the emptied segments took on disk.
     pub bytes_reclaimed: u64,
+    /// Segments that could not be compacted (logged; left as they are).
+    pub segments_failed: usize,
 }
 
 impl SqliteStore {
-    /// Compacts every sealed segment at most half of which is still referenced.
+    /// Compacts every sealed segment at most half of which is still referenced. Fails only
+    /// when the store cannot be read; a segment that cannot be compacted is counted and skipped.
     pub async fn compact_segments(&self) -> Result<CompactionReport> {
         let live: HashMap<u64, u64> = self
             .inner
@@ -71,11 +74,19 @@ impl SqliteStore {
             if Some(id) == newest || Some(id) == active || live * 2 > len {
                 continue;
             }
-            if let Some((moved, bytes)) = self.compact_one(id).await? {
-                report.segments_emptied += 1;
-                report.bodies_moved += moved;
-                report.bytes_moved += bytes;
-                report.bytes_reclaimed += len;
+            match self.compact_one(id).await {
+                Ok(Some((moved, bytes))) => {
+                    report.segments_emptied += 1;
+                    report.bodies_moved += moved;
+                    report.bytes_moved += bytes;
+                    report.bytes_reclaimed += len;
+                }
+                Ok(None) => {}
+                // One damaged or unreadable segment must not stop the others from compacting.
+                Err(e) => {
+                    tracing::error!(segment = id, error = %e, "could not compact a message segment; left as it is");
+                    report.segments_failed += 1;
+                }
             }
         }
         Ok(report)

@@ -166,3 +166,32 @@ async fn bodies_in_files_of_their_own_stay_readable_beside_segments() {
     assert!(report.missing_blob_files.is_empty() && report.orphan_blobs_removed == 0, "{report:?}");
     check_inbox(&store, account, &all[5..]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_segment_is_left_alone_and_the_others_still_compact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path(), options(1024 * 1024)).expect("open");
+    let account = account(&store).await;
+    let mut doomed = Vec::new();
+    for n in 0..30 {
+        let uid = append(&store, account, n).await;
+        if n % 4 != 0 {
+            doomed.push(uid);
+        }
+    }
+    let inbox = store.get_mailbox(account, "INBOX").await.expect("get").expect("inbox");
+    store.remove_messages(inbox.id, doomed).await.expect("remove");
+    // Message 0 (kept) starts segment 1: damage one byte of it.
+    let first = dir.path().join("blobs/segments").join(&segment_files(dir.path())[0].0);
+    let mut bytes = std::fs::read(&first).expect("read segment");
+    bytes[100] ^= 0xff;
+    std::fs::write(&first, &bytes).expect("damage segment");
+
+    let live_in_first = rows(dir.path(), "SELECT COUNT(*) FROM blobs WHERE seg = 1");
+    let report = store.compact_segments().await.expect("compact");
+    store.flush().await.expect("flush");
+    assert_eq!(report.segments_failed, 1, "{report:?}");
+    assert!(report.segments_emptied >= 2, "{report:?}");
+    assert!(first.exists(), "the damaged segment stays for the operator to look at");
+    assert_eq!(rows(dir.path(), "SELECT COUNT(*) FROM blobs WHERE seg = 1"), live_in_first, "nothing moved");
+}
