@@ -2,8 +2,9 @@
 # SMTP-in benchmark: Postfix's smtp-source (20 sessions) sends N messages of 1 KiB and of
 # 100 KiB to Mailstead and, in the same run, to a local Postfix delivering to Maildir (also
 # fsynced before its 250). Prints messages/s and the ratio. Not a test: run by hand, as root.
-# Each size is measured ROUNDS times, alternating the two servers, after a warm-up of both;
-# the medians are shown, and the ratio of each round.
+# Each size is measured ROUNDS times, alternating the two servers, after a warm-up of both,
+# each run starting on a quiet disk (sync); the medians are shown, the ratio of each round, and
+# on standard error each round's figures.
 #   bash bench/smtp.sh            (N=5000)    BENCH_N=2000 BENCH_ROUNDS=1 bash bench/smtp.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,8 @@ busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
 run() { # run NAME PORT SIZE COUNTER -> "messages/s cpu-ms-per-message" (CPU: whole machine,
   # load tool included, so both servers carry the same overhead)
   local before after start end b0 b1
+  # Start on a quiet disk: neither server pays for the other's leftover writeback.
+  sync
   before=$($4)
   b0=$(busy_ticks)
   start=$(date +%s.%N)
@@ -111,6 +114,7 @@ for size in 1024 102400; do
     r=$(run mailstead "$SMTP" $size sqlite3_count); ms+=("${r% *}"); mcs+=("${r#* }")
     r=$(run postfix "$PF_PORT" $size count_maildir); ps+=("${r% *}"); pcs+=("${r#* }")
     rounds+=("$(python3 -c "print(f'{${ms[-1]}/${ps[-1]}:.1f}x')")")
+    echo "round: mailstead ${ms[-1]}/s ${mcs[-1]}ms postfix ${ps[-1]}/s ${pcs[-1]}ms" >&2
   done
   m=$(median "${ms[@]}"); mc=$(median "${mcs[@]}"); p=$(median "${ps[@]}"); pc=$(median "${pcs[@]}")
   c=$(sink_rate $size)
