@@ -14,7 +14,6 @@
 //! its segment went away look it up again.
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use rusqlite::params;
 use mailstead_store::model::BlobId;
 use mailstead_store::{Result, StoreError};
 
-use crate::segments::Slot;
+use crate::segments::{Slot, read_body};
 use crate::{Inner, SqliteStore, db_err};
 
 /// Bodies copied forward (hash, old offset, new place), their bytes, and the lease on the old
@@ -113,9 +112,9 @@ impl SqliteStore {
             let mut bytes = 0;
             let mut moved = Vec::with_capacity(bodies.len());
             for (hash, off, size) in bodies {
-                let mut buf = vec![0u8; size as usize];
                 let context = format!("compacting segment {id}: reading message {hash}");
-                lease.read_exact_at(&mut buf, off as u64).map_err(|e| StoreError::from_io(&context, &e))?;
+                let buf = read_body(&lease, off as u64, size as u64)
+                    .map_err(|e| StoreError::from_io(&context, &e))?;
                 if BlobId::of(&buf).0 != hash {
                     return Err(StoreError::new(
                         mailstead_store::StoreErrorKind::Corrupt,

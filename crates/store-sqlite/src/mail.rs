@@ -362,7 +362,7 @@ fn load_blob(
         let (seg, off, size) = match row {
             None => return Err(StoreError::not_found(format!("no message with content {}", id.0))),
             Some((Some(data), ..)) => return Ok(MessageData::from(data)),
-            Some((None, Some(seg), Some(off), size)) => (seg as u64, off as u64, size as usize),
+            Some((None, Some(seg), Some(off), size)) => (seg as u64, off as u64, size as u64),
             Some((None, ..)) => return files.read(id),
         };
         match files.segments().read(seg, off, size) {

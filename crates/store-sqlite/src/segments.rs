@@ -193,11 +193,8 @@ impl Segments {
     }
 
     /// Reads `len` bytes at `offset` of segment `id`.
-    pub fn read(&self, id: u64, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-        let file = File::open(self.path(id))?;
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, offset)?;
-        Ok(buf)
+    pub fn read(&self, id: u64, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        read_body(&File::open(self.path(id))?, offset, len)
     }
 
     /// Segment files on disk as `(id, length)`, oldest first.
@@ -250,6 +247,23 @@ impl Segment {
     }
 }
 
+/// Reads the body at `offset..offset + len` of an open segment. The place comes from the
+/// database, so it is checked against the file's length before anything is allocated: a
+/// damaged row gets an error, not a buffer of whatever size it claims.
+pub fn read_body(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let end = offset.checked_add(len).ok_or_else(|| std::io::Error::other("body place overflows"))?;
+    if end > file.metadata()?.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("body at {offset}..{end} lies past the end of the segment"),
+        ));
+    }
+    let len = usize::try_from(len).map_err(|_| std::io::Error::other("body too large"))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
 fn parse_name(name: &str) -> Option<u64> {
     name.strip_suffix(".seg")?.parse().ok()
 }
@@ -279,6 +293,10 @@ mod tests {
         assert_eq!(segs.read(2, 0, 60).unwrap(), vec![2u8; 60]);
         assert_eq!(segs.read(3, 0, 250).unwrap(), vec![3u8; 250]);
         assert_eq!(segs.list().unwrap(), vec![(1, 60), (2, 60), (3, 250)]);
+        // A place past the end (a damaged row) is an error, whatever length it claims.
+        assert_eq!(segs.read(2, 50, 20).unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(segs.read(2, 0, u64::MAX).is_err());
+        assert!(segs.read(2, u64::MAX, 2).is_err());
     }
 
     #[test]
@@ -331,7 +349,7 @@ mod tests {
         for (t, i, off) in all {
             assert!(off >= end, "overlapping reservations");
             end = off + 1000 + i as u64;
-            assert_eq!(segs.read(1, off, 1000 + i).unwrap(), vec![t; 1000 + i]);
+            assert_eq!(segs.read(1, off, (1000 + i) as u64).unwrap(), vec![t; 1000 + i]);
         }
     }
 }

@@ -30,8 +30,27 @@ use crate::durability::{self, Committed, Completion, SyncState, WalSync};
 #[derive(Debug, Default)]
 pub struct JobCtx {
     changes: Vec<(AccountId, Change)>,
-    unreferenced: Vec<BlobId>,
-    emptied_segments: Vec<u64>,
+    removals: Removals,
+}
+
+/// Files to delete once the commits that let them go are durable.
+#[derive(Debug, Default)]
+struct Removals {
+    /// Blobs whose last reference went away.
+    blobs: Vec<BlobId>,
+    /// Segments no row refers to any more.
+    segments: Vec<u64>,
+}
+
+impl Removals {
+    fn is_empty(&self) -> bool {
+        self.blobs.is_empty() && self.segments.is_empty()
+    }
+
+    fn extend(&mut self, other: Removals) {
+        self.blobs.extend(other.blobs);
+        self.segments.extend(other.segments);
+    }
 }
 
 impl JobCtx {
@@ -42,22 +61,22 @@ impl JobCtx {
 
     /// Notes a blob whose reference count reached zero (its file is removed after commit).
     pub fn unreferenced(&mut self, blob: BlobId) {
-        self.unreferenced.push(blob);
+        self.removals.blobs.push(blob);
     }
 
     /// Notes a segment no row refers to any more (its file is removed after commit).
     pub fn emptied_segment(&mut self, segment: u64) {
-        self.emptied_segments.push(segment);
+        self.removals.segments.push(segment);
     }
 
     fn mark(&self) -> [usize; 3] {
-        [self.changes.len(), self.unreferenced.len(), self.emptied_segments.len()]
+        [self.changes.len(), self.removals.blobs.len(), self.removals.segments.len()]
     }
 
     fn rollback_to(&mut self, mark: [usize; 3]) {
         self.changes.truncate(mark[0]);
-        self.unreferenced.truncate(mark[1]);
-        self.emptied_segments.truncate(mark[2]);
+        self.removals.blobs.truncate(mark[1]);
+        self.removals.segments.truncate(mark[2]);
     }
 }
 
@@ -160,8 +179,7 @@ impl Writer {
                     state,
                     max_batch: max_batch.max(1),
                     committed: 0,
-                    unreferenced: Vec::new(),
-                    emptied_segments: Vec::new(),
+                    removals: Removals::default(),
                 };
                 writer.run(rx, &blobs);
             })
@@ -195,10 +213,8 @@ struct WriterThread {
     max_batch: usize,
     /// Batches committed so far.
     committed: u64,
-    /// Blobs whose last reference went away in committed batches.
-    unreferenced: Vec<BlobId>,
-    /// Segments emptied by compaction in committed batches.
-    emptied_segments: Vec<u64>,
+    /// Files let go by committed batches.
+    removals: Removals,
 }
 
 /// The transaction being filled.
@@ -229,7 +245,7 @@ impl WriterThread {
                     self.state.wait_durable(self.committed);
                     self.commit(batch);
                     // Emptied segments are rare and worth their space at once.
-                    if self.unreferenced.len() >= MAX_UNREFERENCED || !self.emptied_segments.is_empty() {
+                    if self.removals.blobs.len() >= MAX_UNREFERENCED || !self.removals.segments.is_empty() {
                         self.remove_unreferenced(blobs);
                     }
                     continue;
@@ -288,8 +304,7 @@ impl WriterThread {
             return;
         }
         self.committed += 1;
-        self.unreferenced.extend(ctx.unreferenced);
-        self.emptied_segments.extend(ctx.emptied_segments);
+        self.removals.extend(ctx.removals);
         let committed = Committed { seq: self.committed, completions, changes: ctx.changes };
         if let Err(unsent) = self.synced.send(committed) {
             let err = StoreError::unavailable("the store sync thread stopped");
@@ -301,16 +316,15 @@ impl WriterThread {
     /// durable (so a crash cannot bring back a row whose file is gone), holding the write lock
     /// so no other writer (thread or process) can reference them meanwhile.
     fn remove_unreferenced(&mut self, blobs: &BlobFiles) {
-        if self.unreferenced.is_empty() && self.emptied_segments.is_empty() {
+        if self.removals.is_empty() {
             return;
         }
         self.state.wait_durable(self.committed);
-        let ids = std::mem::take(&mut self.unreferenced);
-        let segments = std::mem::take(&mut self.emptied_segments);
+        let removals = std::mem::take(&mut self.removals);
         if self.state.poisoned().is_some() {
             return;
         }
-        remove_unreferenced(&self.conn, blobs, &ids, &segments);
+        remove_unreferenced(&self.conn, blobs, &removals);
     }
 }
 
@@ -323,18 +337,18 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// Deletes files of blobs that still have no row stored in a file of its own, and segments no
 /// row refers to, holding the write lock so no other writer (thread or process) can reference
 /// them meanwhile.
-fn remove_unreferenced(conn: &Connection, blobs: &BlobFiles, ids: &[BlobId], segments: &[u64]) {
+fn remove_unreferenced(conn: &Connection, blobs: &BlobFiles, removals: &Removals) {
     let run = || -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut stmt =
             conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1 AND data IS NULL AND seg IS NULL")?;
-        for id in ids {
+        for id in &removals.blobs {
             if !stmt.exists([&id.0])? {
                 blobs.remove(id);
             }
         }
         let mut stmt = conn.prepare_cached("SELECT 1 FROM blobs WHERE seg = ?1 LIMIT 1")?;
-        for &segment in segments {
+        for &segment in &removals.segments {
             if !stmt.exists([segment as i64])? {
                 blobs.segments().remove(segment);
             }
