@@ -13,6 +13,14 @@ use crate::{SqliteStore, db_err};
 #[async_trait]
 impl JournalStore for SqliteStore {
     async fn journal(&self, events: Vec<Event>) -> Result<()> {
+        // Rows are made ready here, on the caller's thread: the single writer only inserts.
+        let rows: Vec<_> = events
+            .into_iter()
+            .map(|e| {
+                let data = serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into());
+                (e.ts_ms, e.queue_id.map(|q| q.to_string()), e.message_id, e.address, e.kind, data)
+            })
+            .collect();
         self.inner
             .writer
             .write(move |conn, _| {
@@ -21,16 +29,8 @@ impl JournalStore for SqliteStore {
                         "INSERT INTO events(ts, queue_id, message_id, address, kind, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                     )
                     .map_err(db_err)?;
-                for e in &events {
-                    stmt.execute(params![
-                        e.ts_ms,
-                        e.queue_id.as_ref().map(|q| q.to_string()),
-                        e.message_id,
-                        e.address,
-                        e.kind,
-                        serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into())
-                    ])
-                    .map_err(db_err)?;
+                for (ts, queue_id, message_id, address, kind, data) in &rows {
+                    stmt.execute(params![ts, queue_id, message_id, address, kind, data]).map_err(db_err)?;
                 }
                 Ok(())
             })

@@ -312,6 +312,17 @@ fn phrase_rules_need_several_phrases() {
     assert_eq!(names("Act now: limited time special offer, 100% free, no obligation."), ["SALES_PITCH"]);
     let shouting = "THIS IS A VERY IMPORTANT MESSAGE FOR YOU ".repeat(8);
     assert_eq!(names(&shouting), ["BODY_SHOUTING"]);
+    // Phrases that overlap ("to be removed" and "removed from our list") both count, each
+    // phrase once however often it appears, in any case.
+    let pitch = phrases::hits("CLICK HERE, click here, or reply To Be Removed From Our List.");
+    assert_eq!(pitch.iter().map(|h| h.rule.as_str()).collect::<Vec<_>>(), ["SALES_PITCH"]);
+    assert_eq!(pitch[0].detail, r#""click here", "to be removed", "removed from our list""#);
+    // Capitals are counted in every script, not only ASCII.
+    let greek = "ΑΥΤΟ ΕΙΝΑΙ ΕΝΑ ΠΟΛΥ ΣΗΜΑΝΤΙΚΟ ΜΗΝΥΜΑ για σας ".repeat(8);
+    let shout = phrases::hits(&greek);
+    assert_eq!(shout.iter().map(|h| h.rule.as_str()).collect::<Vec<_>>(), ["BODY_SHOUTING"]);
+    assert_eq!(shout[0].detail, "248 of 296 letters in capitals");
+    assert!(names(&"Ordinary Greek text: αυτό είναι ένα μήνυμα. ".repeat(10)).is_empty());
     let subject = format!(
         "From: a@example.org\r\nSubject: Printer ink from $1.21\r\nDate: {}\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n",
         rfc2822(NOW)
