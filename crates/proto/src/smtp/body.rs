@@ -84,7 +84,8 @@ impl BodySink {
         }
     }
 
-    /// Adds raw message octets (already dot-unstuffed for DATA); normalises line ends.
+    /// Adds raw message octets (already dot-unstuffed for DATA); normalises line ends. Text
+    /// whose line ends are already CRLF is stored in one piece, however many lines it holds.
     pub(crate) fn push(&mut self, mut raw: &[u8]) {
         if self.pending_cr && !raw.is_empty() {
             self.pending_cr = false;
@@ -93,23 +94,25 @@ impl BodySink {
             }
             self.emit(b"\r\n");
         }
-        while !raw.is_empty() {
-            let Some(pos) = memchr::memchr2(b'\r', b'\n', raw) else {
-                self.emit(raw);
-                return;
-            };
+        // `raw[..clean]` needs no change: every line end in it is a CRLF.
+        let mut clean = 0;
+        while let Some(pos) = memchr::memchr2(b'\r', b'\n', &raw[clean..]).map(|p| clean + p) {
+            let next = raw.get(pos + 1).copied();
+            if raw[pos] == b'\r' && next == Some(b'\n') {
+                clean = pos + 2;
+                continue;
+            }
             self.emit(&raw[..pos]);
-            if raw[pos] == b'\n' {
-                self.emit(b"\r\n"); // bare LF
-                raw = &raw[pos + 1..];
-            } else if let Some(&next) = raw.get(pos + 1) {
-                self.emit(b"\r\n"); // CRLF, or a bare CR
-                raw = &raw[pos + if next == b'\n' { 2 } else { 1 }..];
-            } else {
+            if raw[pos] == b'\r' && next.is_none() {
+                // A CR at the end of the input: its LF may come with the next octets.
                 self.pending_cr = true;
                 return;
             }
+            self.emit(b"\r\n"); // a bare LF, or a bare CR
+            raw = &raw[pos + 1..];
+            clean = 0;
         }
+        self.emit(raw);
     }
 
     /// Ends the message: its octets, or why it is refused.
@@ -207,6 +210,17 @@ mod tests {
     fn normalises_bare_line_ends_across_chunks() {
         assert_eq!(body(&[b"a\nb\rc\r", b"\nd\r", b"\r\n"], 100), Ok(b"a\r\nb\r\nc\r\nd\r\n\r\n".to_vec()));
         assert_eq!(body(&[b"a\r"], 100), Ok(b"a\r\n".to_vec()));
+    }
+
+    proptest::proptest! {
+        /// Storing octets in one piece gives what storing them one at a time does.
+        #[test]
+        fn one_piece_equals_octet_by_octet(
+            octets in proptest::collection::vec(proptest::sample::select(&b"a\r\nR:"[..]), 0..200)
+        ) {
+            let bytes: Vec<&[u8]> = octets.chunks(1).collect();
+            proptest::prop_assert_eq!(body(&[&octets], 150), body(&bytes, 150));
+        }
     }
 
     #[test]

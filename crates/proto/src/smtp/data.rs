@@ -46,11 +46,23 @@ impl DataReader {
         while i < input.len() {
             match self.scan {
                 Scan::Text => {
-                    // Fast path: copy up to the next CR or LF in one go.
+                    // Fast path: pass on whole lines in one go, up to the first line end that
+                    // needs a look (a bare CR or LF, a line starting with a period, or the end
+                    // of the input). A CRLF followed by any other octet leads back to `Text`.
                     let rest = &input[i..];
-                    let Some(pos) = memchr::memchr2(b'\r', b'\n', rest) else {
-                        sink.push(rest);
-                        return (input.len(), false);
+                    let mut from = 0;
+                    let pos = loop {
+                        let Some(pos) = memchr::memchr2(b'\r', b'\n', &rest[from..]).map(|p| from + p) else {
+                            sink.push(rest);
+                            return (input.len(), false);
+                        };
+                        let plain_line_follows = rest[pos] == b'\r'
+                            && rest.get(pos + 1) == Some(&b'\n')
+                            && rest.get(pos + 2).is_some_and(|b| *b != b'.');
+                        if !plain_line_follows {
+                            break pos;
+                        }
+                        from = pos + 2;
                     };
                     sink.push(&rest[..=pos]);
                     self.scan = if rest[pos] == b'\r' {
@@ -151,6 +163,20 @@ mod tests {
             assert!(rest.is_empty(), "{smuggle:?} ended DATA early");
             assert!(m.ends_with(b"b\r\n"), "{smuggle:?}: {m:?}");
             assert!(!m.contains(&b'.'), "the line-start period is removed: {m:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Reading a message in one piece (where whole lines are passed on together) gives
+        /// exactly what reading it one octet at a time does, for any mix of line ends, periods
+        /// and terminators.
+        #[test]
+        fn one_piece_equals_octet_by_octet(
+            octets in proptest::collection::vec(proptest::sample::select(&b"a.\r\nX"[..]), 0..200)
+        ) {
+            let whole = read(&[&octets]);
+            let bytes: Vec<&[u8]> = octets.chunks(1).collect();
+            proptest::prop_assert_eq!(whole, read(&bytes));
         }
     }
 
