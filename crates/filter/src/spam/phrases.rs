@@ -4,11 +4,12 @@
 //! fires at a minimum count; shouting (a body mostly in capitals) is its own rule.
 //!
 //! Input is the decoded text of the message (plain parts, and HTML with tags removed), at most
-//! [`super::content::PHRASE_SCAN`] bytes of it; phrases match without regard to ASCII case.
+//! [`super::content::PHRASE_SCAN`] bytes of it; phrases are lower case and match without regard
+//! to ASCII case.
 
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use super::Hit;
 
@@ -82,8 +83,8 @@ const PITCH: &[&str] = &[
     "wholesale",
 ];
 
-/// The three phrase lists in one automaton, matched without regard to ASCII case in a single
-/// pass over the text (rather than one pass per phrase).
+/// The three phrase lists in one automaton, matched in a single pass over the lower-cased
+/// text (rather than one pass per phrase).
 struct Lists {
     /// `None` only if the automaton could not be built (it is made of the constant lists
     /// below, so never in practice); the phrase rules then find nothing.
@@ -103,7 +104,7 @@ impl Lists {
         static LISTS: OnceLock<Lists> = OnceLock::new();
         LISTS.get_or_init(|| {
             let patterns = ADVANCE_FEE.iter().chain(MONEY_PROMISE).chain(PITCH);
-            let matcher = AhoCorasick::builder().ascii_case_insensitive(true).build(patterns);
+            let matcher = AhoCorasick::builder().match_kind(MatchKind::LeftmostFirst).build(patterns);
             if let Err(e) = &matcher {
                 tracing::error!(error = %e, "the spam phrase rules are off: cannot build their automaton");
             }
@@ -122,14 +123,22 @@ impl Lists {
     }
 
     /// The distinct phrases that occur in `text`, with their lists, in list order.
+    ///
+    /// Every occurrence is found, overlapping ones too: each search starts one octet after the
+    /// start of the previous match. That is exact because no phrase contains another (a unit
+    /// test holds the lists to it), so matches are found in the order they start. A
+    /// leftmost search, unlike an overlapping one, skips ahead with the automaton's prefilter.
     fn found(&self, text: &str) -> Vec<(List, &'static str)> {
         let total = ADVANCE_FEE.len() + MONEY_PROMISE.len() + PITCH.len();
         let mut seen = vec![false; total];
         let Some(matcher) = &self.matcher else { return Vec::new() };
-        for m in matcher.find_overlapping_iter(text) {
+        let lower = text.to_ascii_lowercase();
+        let mut at = 0;
+        while let Some(m) = matcher.find(Input::new(&lower).span(at..lower.len())) {
             if let Some(slot) = seen.get_mut(m.pattern().as_usize()) {
                 *slot = true;
             }
+            at = m.start() + 1;
         }
         seen.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| Self::phrase(i)).collect()
     }
@@ -187,4 +196,21 @@ fn letter_counts(text: &str) -> (usize, usize) {
 
 fn listed(phrases: &[&str]) -> String {
     phrases.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`Lists::found`] relies on it: no phrase contains another, and all are lower case.
+    #[test]
+    fn no_phrase_contains_another() {
+        let all: Vec<&str> = ADVANCE_FEE.iter().chain(MONEY_PROMISE).chain(PITCH).copied().collect();
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(*a, a.to_ascii_lowercase(), "phrases are lower case");
+            for (j, b) in all.iter().enumerate() {
+                assert!(i == j || !b.contains(a), "{a:?} is inside {b:?}");
+            }
+        }
+    }
 }
