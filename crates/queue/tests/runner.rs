@@ -514,18 +514,20 @@ async fn dane_requires_a_certificate_matching_validated_tlsa_records() {
         } else {
             assert!(reply.contains(case.reason), "{}: {reply}", case.what);
         }
-        let events = h.ts.store.journal_query(JournalQuery::QueueId(id.clone()), 50).await.unwrap();
         let expected = match &case.tlsa {
             Some((3, _)) if case.validated => Some("dane (1 TLSA record)"),
             Some(_) if case.validated => Some("dane (no usable TLSA record: TLS required)"),
             _ => None,
         };
         if let Some(expected) = expected {
-            assert!(
-                events.iter().any(|e| e.kind == "outbound.attempt" && e.data["policy"] == expected),
-                "{}: the attempt names the DANE policy",
-                case.what
-            );
+            // The journal is written after the queue's state, by a background task: wait for it.
+            let store = h.ts.store.clone();
+            let what = format!("{}: the attempt naming the DANE policy in the journal", case.what);
+            until(&what, async || {
+                let events = store.journal_query(JournalQuery::QueueId(id.clone()), 50).await.unwrap();
+                events.iter().any(|e| e.kind == "outbound.attempt" && e.data["policy"] == expected)
+            })
+            .await;
         }
         h.shutdown.cancel();
     }
