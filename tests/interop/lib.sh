@@ -47,13 +47,14 @@ ms_start() {
   fail "server did not start"
 }
 
-# port SERVICE: the bound port of a service.
 # mail_log_has PATTERN: whether the mail log gets a line matching PATTERN within 5 s (the server
 # writes the log out every 100 ms, not per line).
 mail_log_has() {
   for _ in $(seq 100); do grep -q "$1" "$DATA/log/mail.log" 2>/dev/null && return 0; sleep 0.05; done
   return 1
 }
+
+# port SERVICE: the bound port of a service.
 port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]].rsplit(":",1)[1])' "$DATA/run/ports.json" "$1"; }
 
 # inbox ADDRESS: prints the INBOX messages of an account, separated by a line "=====".

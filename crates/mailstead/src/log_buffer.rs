@@ -52,9 +52,10 @@ impl BufferedFile {
         let background = shared.clone();
         let thread = std::thread::Builder::new().name("mail-log".into()).spawn(move || {
             loop {
-                let stop = lock(&background.stop);
-                let (stop, _) =
-                    background.wake.wait_timeout(stop, INTERVAL).unwrap_or_else(|e| e.into_inner());
+                let mut stop = lock(&background.stop);
+                if !*stop {
+                    stop = background.wake.wait_timeout(stop, INTERVAL).unwrap_or_else(|e| e.into_inner()).0;
+                }
                 let stopping = *stop;
                 drop(stop);
                 background.write_out();

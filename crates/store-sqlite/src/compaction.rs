@@ -14,7 +14,7 @@
 //! its segment went away look it up again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -170,9 +170,9 @@ pub(crate) fn spawn_background(inner: Weak<Inner>) {
     runtime.spawn(async move {
         loop {
             tokio::time::sleep(INTERVAL).await;
+            // Held only for the pass: a dropped store ends the loop at the next wake-up.
             let Some(inner) = inner.upgrade() else { return };
-            let store = SqliteStore { inner: Arc::clone(&inner) };
-            drop(inner);
+            let store = SqliteStore { inner };
             match store.compact_segments().await {
                 Ok(r) if r.segments_emptied > 0 => tracing::info!(
                     segments = r.segments_emptied,

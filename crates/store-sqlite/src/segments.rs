@@ -69,6 +69,10 @@ pub struct Slot {
 }
 
 impl Segment {
+    fn new(id: u64, file: File) -> Segment {
+        Segment { id, file, sync: Mutex::default(), synced: Condvar::new() }
+    }
+
     /// The segment's number.
     pub fn id(&self) -> u64 {
         self.id
@@ -238,12 +242,6 @@ impl Segments {
     /// Where segment `id` lives.
     pub fn path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id:010}.seg"))
-    }
-}
-
-impl Segment {
-    fn new(id: u64, file: File) -> Segment {
-        Segment { id, file, sync: Mutex::default(), synced: Condvar::new() }
     }
 }
 

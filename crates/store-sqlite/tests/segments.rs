@@ -46,6 +46,20 @@ async fn append(store: &SqliteStore, account: i64, n: usize) -> u32 {
     store.append(msg, target).await.expect("append")[0].clone().expect("target").uid
 }
 
+/// Appends messages 0..count, then removes three in four (their bytes become dead space in
+/// their segments); returns the kept ones, every fourth, as (uid, n).
+async fn append_and_thin(store: &SqliteStore, account: i64, count: usize) -> Vec<(u32, usize)> {
+    let mut kept = Vec::new();
+    let mut doomed = Vec::new();
+    for n in 0..count {
+        let uid = append(store, account, n).await;
+        if n % 4 == 0 { kept.push((uid, n)) } else { doomed.push(uid) }
+    }
+    let inbox = store.get_mailbox(account, "INBOX").await.expect("get").expect("inbox");
+    store.remove_messages(inbox.id, doomed).await.expect("remove");
+    kept
+}
+
 fn segment_files(dir: &Path) -> Vec<(String, u64)> {
     let mut out: Vec<_> = std::fs::read_dir(dir.join("blobs/segments"))
         .expect("segments dir")
@@ -73,17 +87,9 @@ async fn compaction_reclaims_deleted_bodies_and_keeps_live_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path(), options(1024 * 1024)).expect("open");
     let account = account(&store).await;
-    let mut kept = Vec::new();
-    let mut doomed = Vec::new();
-    for n in 0..40 {
-        let uid = append(&store, account, n).await;
-        // Delete three in four; keep every fourth.
-        if n % 4 == 0 { kept.push((uid, n)) } else { doomed.push(uid) }
-    }
+    let kept = append_and_thin(&store, account, 40).await;
     let before = segment_files(dir.path());
     assert!(before.len() >= 6, "64 KiB segments hold about six 10 KiB bodies: {before:?}");
-    let inbox = store.get_mailbox(account, "INBOX").await.expect("get").expect("inbox");
-    store.remove_messages(inbox.id, doomed).await.expect("remove");
 
     // Every sealed segment is now at most a third live; the newest one is left alone.
     let newest = before.len() as i64;
@@ -172,15 +178,7 @@ async fn a_damaged_segment_is_left_alone_and_the_others_still_compact() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path(), options(1024 * 1024)).expect("open");
     let account = account(&store).await;
-    let mut doomed = Vec::new();
-    for n in 0..30 {
-        let uid = append(&store, account, n).await;
-        if n % 4 != 0 {
-            doomed.push(uid);
-        }
-    }
-    let inbox = store.get_mailbox(account, "INBOX").await.expect("get").expect("inbox");
-    store.remove_messages(inbox.id, doomed).await.expect("remove");
+    append_and_thin(&store, account, 30).await;
     // Message 0 (kept) starts segment 1: damage one byte of it.
     let first = dir.path().join("blobs/segments").join(&segment_files(dir.path())[0].0);
     let mut bytes = std::fs::read(&first).expect("read segment");

@@ -129,9 +129,8 @@ impl Lists {
     /// test holds the lists to it), so matches are found in the order they start. A
     /// leftmost search, unlike an overlapping one, skips ahead with the automaton's prefilter.
     fn found(&self, text: &str) -> Vec<(List, &'static str)> {
-        let total = ADVANCE_FEE.len() + MONEY_PROMISE.len() + PITCH.len();
-        let mut seen = vec![false; total];
         let Some(matcher) = &self.matcher else { return Vec::new() };
+        let mut seen = vec![false; ADVANCE_FEE.len() + MONEY_PROMISE.len() + PITCH.len()];
         let lower = text.to_ascii_lowercase();
         let mut at = 0;
         while let Some(m) = matcher.find(Input::new(&lower).span(at..lower.len())) {
