@@ -1,11 +1,13 @@
 //! Making commits durable off the writer thread: the syncer.
 //!
 //! The writer connection runs with `synchronous = NORMAL`: a COMMIT writes its WAL frames
-//! (into the page cache) and returns without an fsync. The writer hands the batch's callers to
+//! (into the page cache) and returns without an fsync. The committed batch's callers come to
 //! this thread, which fdatasyncs the WAL file and only then answers them and publishes their
 //! change events. Every caller is therefore answered after its commit is on disk, exactly as
 //! with `synchronous = FULL`, but the writer already runs the next batch while the disk
-//! flushes: one fsync covers every batch committed before it started.
+//! flushes: one fsync covers every batch committed before it started. When the fsync ends,
+//! this thread commits the batch that gathered meanwhile itself (see [`CommitNext`]): the
+//! writer commits only when no fsync is in flight.
 //!
 //! In NORMAL mode SQLite still syncs the WAL before each checkpoint, the database after it,
 //! and the WAL header when the file is reused, so a checkpoint never moves data that is not
@@ -25,8 +27,6 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use mailstead_store::model::AccountId;
 use mailstead_store::{Change, ChangeHub, Result, StoreError};
-
-use crate::writer::Msg;
 
 /// Called once the batch is durable (or could not be made so) to answer a job's caller.
 pub type Completion = Box<dyn FnOnce(&Result<()>) + Send>;
@@ -100,12 +100,6 @@ impl SyncState {
         })
     }
 
-    /// Whether batch `seq` is durable (or the store is poisoned: nothing more will be).
-    pub fn is_durable(&self, seq: u64) -> bool {
-        *self.durable.lock().unwrap_or_else(|p| p.into_inner()) >= seq
-            || self.poisoned.load(Ordering::Acquire)
-    }
-
     /// Blocks until batch `seq` is durable (or the store is poisoned).
     pub fn wait_durable(&self, seq: u64) {
         let mut durable = self.durable.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,14 +121,18 @@ impl SyncState {
     }
 }
 
+/// What the syncer calls after each fsync: commits the batch that gathered meanwhile and
+/// returns it (the syncer then makes it durable at once), or notes that none is in flight.
+pub type CommitNext = Box<dyn FnMut() -> Option<Committed> + Send>;
+
 /// Starts the syncer thread; it ends when the returned sender is dropped and what was sent
-/// is answered. After each fsync it tells the writer through `writer` (weak, so the writer's
-/// channel still closes when the store is dropped).
+/// is answered. After each fsync it commits the next batch itself through `next`, so under
+/// load commits and fsyncs follow each other on this thread without waking another.
 pub fn start(
     mut wal: Box<dyn WalSync>,
     hub: Arc<ChangeHub>,
     state: Arc<SyncState>,
-    writer: tokio::sync::mpsc::WeakSender<Msg>,
+    mut next: CommitNext,
 ) -> Result<mpsc::Sender<Committed>> {
     let (tx, rx) = mpsc::channel::<Committed>();
     std::thread::Builder::new()
@@ -142,33 +140,41 @@ pub fn start(
         .spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batches = vec![first];
-                batches.extend(rx.try_iter());
-                let result = match state.poisoned() {
-                    Some(e) => Err(e),
-                    None => wal.sync().map_err(|e| {
-                        tracing::error!(error = %e, "store: fsync of the write-ahead log failed; refusing writes until restart");
-                        state.poison();
-                        StoreError::from_io("making the write-ahead log durable", &e)
-                    }),
-                };
-                let last = batches.last().map_or(0, |b| b.seq);
-                for batch in batches {
-                    if result.is_ok() {
-                        hub.publish(batch.changes);
+                loop {
+                    batches.extend(rx.try_iter());
+                    sync_and_answer(wal.as_mut(), &hub, &state, std::mem::take(&mut batches));
+                    match next() {
+                        Some(committed) => batches.push(committed),
+                        None => break,
                     }
-                    batch.completions.into_iter().for_each(|done| done(&result));
-                }
-                if result.is_ok() {
-                    state.advance(last);
-                }
-                // A full channel means the writer has jobs to wake it anyway.
-                if let Some(writer) = writer.upgrade() {
-                    let _ = writer.try_send(Msg::Synced);
                 }
             }
         })
         .map_err(|e| StoreError::unavailable(format!("cannot start the store sync thread: {e}")))?;
     Ok(tx)
+}
+
+/// Makes `batches` durable with one fsync, then answers their callers and publishes their
+/// changes (or fails them all, poisoning the store, if the fsync failed).
+fn sync_and_answer(wal: &mut dyn WalSync, hub: &ChangeHub, state: &SyncState, batches: Vec<Committed>) {
+    let result = match state.poisoned() {
+        Some(e) => Err(e),
+        None => wal.sync().map_err(|e| {
+            tracing::error!(error = %e, "store: fsync of the write-ahead log failed; refusing writes until restart");
+            state.poison();
+            StoreError::from_io("making the write-ahead log durable", &e)
+        }),
+    };
+    let last = batches.last().map_or(0, |b| b.seq);
+    for batch in batches {
+        if result.is_ok() {
+            hub.publish(batch.changes);
+        }
+        batch.completions.into_iter().for_each(|done| done(&result));
+    }
+    if result.is_ok() {
+        state.advance(last);
+    }
 }
 
 #[cfg(test)]
