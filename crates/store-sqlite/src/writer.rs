@@ -495,26 +495,6 @@ mod tests {
         assert_eq!(sync.calls.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
-    async fn writes_arriving_during_a_sync_share_the_next_commit_and_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer(&dir, sync.clone());
-        let first = insert(&w, 0);
-        wait_for_entered(&sync, 1).await;
-        // The first sync is held: these 50 run in the writer's open transaction meanwhile.
-        let jobs: Vec<_> = (1..=50).map(|v| insert(&w, v)).collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!first.is_finished() && jobs.iter().all(|j| !j.is_finished()));
-        sync.release(100);
-        first.await.unwrap().unwrap();
-        for job in jobs {
-            job.await.unwrap().unwrap();
-        }
-        assert_eq!(sync.calls.load(Ordering::SeqCst), 2, "one sync for the first write, one for the rest");
-        assert_eq!(rows(&dir), 51);
-    }
-
     fn rows(dir: &tempfile::TempDir) -> i64 {
         Connection::open(dir.path().join("t.db"))
             .unwrap()
@@ -522,10 +502,39 @@ mod tests {
             .unwrap()
     }
 
-    async fn wait_for_entered(sync: &HeldSync, n: usize) {
-        while sync.entered.load(Ordering::SeqCst) < n {
+    /// Starts one write and, while its sync is held, `n` more; none is answered meanwhile.
+    async fn writes_during_a_held_sync(
+        w: &Writer,
+        sync: &HeldSync,
+        n: i64,
+    ) -> Vec<tokio::task::JoinHandle<Result<()>>> {
+        let mut all = vec![insert(w, 0)];
+        while sync.entered.load(Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        all.extend((1..=n).map(|v| insert(w, v)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(all.iter().all(|j| !j.is_finished()), "answered before its sync");
+        all
+    }
+
+    async fn all_succeed(jobs: Vec<tokio::task::JoinHandle<Result<()>>>) {
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_arriving_during_a_sync_share_the_next_commit_and_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = HeldSync::default();
+        let w = writer(&dir, sync.clone());
+        // The first sync is held: the other 50 run in the writer's open transaction meanwhile.
+        let jobs = writes_during_a_held_sync(&w, &sync, 50).await;
+        sync.release(100);
+        all_succeed(jobs).await;
+        assert_eq!(sync.calls.load(Ordering::SeqCst), 2, "one sync for the first write, one for the rest");
+        assert_eq!(rows(&dir), 51);
     }
 
     #[tokio::test]
@@ -533,18 +542,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sync = HeldSync::default();
         let w = writer_with_batch(&dir, sync.clone(), 4);
-        let first = insert(&w, 0);
-        wait_for_entered(&sync, 1).await;
-        // 20 writes arrive while the first fsync is held: the writer fills one batch of 4 and
-        // waits; each later batch is committed when the fsync before it ends.
-        let jobs: Vec<_> = (1..=20).map(|v| insert(&w, v)).collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(jobs.iter().all(|j| !j.is_finished()));
+        // 20 writes arrive while the first sync is held: the writer fills one batch of 4 and
+        // waits; the syncer commits each next batch when the sync before it ends.
+        let jobs = writes_during_a_held_sync(&w, &sync, 20).await;
         sync.release(100);
-        first.await.unwrap().unwrap();
-        for job in jobs {
-            job.await.unwrap().unwrap();
-        }
+        all_succeed(jobs).await;
         assert_eq!(sync.calls.load(Ordering::SeqCst), 6, "the first write, then five batches of four");
         assert_eq!(rows(&dir), 21);
     }
@@ -554,16 +556,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sync = HeldSync::default();
         let w = writer(&dir, sync.clone());
-        let first = insert(&w, 0);
-        wait_for_entered(&sync, 1).await;
-        let jobs: Vec<_> = (1..=10).map(|v| insert(&w, v)).collect();
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let jobs = writes_during_a_held_sync(&w, &sync, 10).await;
         drop(w);
         sync.release(100);
-        first.await.unwrap().unwrap();
-        for job in jobs {
-            job.await.unwrap().unwrap();
-        }
+        all_succeed(jobs).await;
         assert_eq!(sync.calls.load(Ordering::SeqCst), 2);
         assert_eq!(rows(&dir), 11);
     }
