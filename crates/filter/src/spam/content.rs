@@ -5,6 +5,9 @@
 //! text part and [`MAX_LINKS`] links are examined.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use mail_parser::{Message, MessageParser, PartType};
 
@@ -304,17 +307,32 @@ fn visible_text_len(part: &HtmlPart<'_>) -> usize {
     strip_tags(&text).chars().filter(|c| !c.is_whitespace()).count()
 }
 
-/// `http://` and `https://` URLs in plain text.
+/// `http://` and `https://` URLs in plain text (the scheme in any case). One case-insensitive
+/// search over the text, without a lower-cased copy of it: that copy was most of this
+/// function's cost for a long text part.
 fn text_urls(text: &str) -> Vec<String> {
-    let lower = text.to_ascii_lowercase();
+    static SCHEMES: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let Some(schemes) = SCHEMES
+        .get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(["http://", "https://"])
+                .ok()
+        })
+        .as_ref()
+    else {
+        return Vec::new();
+    };
     let mut urls = Vec::new();
     let mut at = 0;
-    while urls.len() < MAX_LINKS {
-        let Some(i) = lower[at..].find("http").map(|i| at + i) else { break };
-        at = i + 4;
-        let rest = &lower[i..];
-        if !(rest.starts_with("http://") || rest.starts_with("https://")) {
-            continue;
+    for found in schemes.find_iter(text) {
+        if urls.len() >= MAX_LINKS {
+            break;
+        }
+        let i = found.start();
+        if i < at {
+            continue; // inside the URL before
         }
         let end = text[i..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']'))
@@ -416,4 +434,27 @@ fn push_clipped(text: &mut String, part: &str) {
 
 fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_urls_finds_schemes_in_any_case_and_ends_urls_at_delimiters() {
+        let text = "see HTTP://Example.COM/a?b=1, or (https://x.test/p) and \"http://q.test\"\n\
+                    not httpx://no.test nor http:/half.test; https://a.test/?u=http://inner.test end";
+        assert_eq!(
+            text_urls(text),
+            [
+                "HTTP://Example.COM/a?b=1,",
+                "https://x.test/p",
+                "http://q.test",
+                "https://a.test/?u=http://inner.test",
+            ]
+        );
+        assert!(text_urls("no links at all").is_empty());
+        let many = "http://a.test ".repeat(MAX_LINKS + 10);
+        assert_eq!(text_urls(&many).len(), MAX_LINKS);
+    }
 }

@@ -170,17 +170,17 @@ pub fn hits(text: &str) -> Vec<Hit> {
 }
 
 /// Letters in `text`, and how many of them are capitals (any script). Runs of ASCII, most of
-/// any mail, are counted byte by byte, which the compiler vectorizes.
+/// any mail, are counted by [`ascii_letter_counts`]; other characters one by one.
 fn letter_counts(text: &str) -> (usize, usize) {
     let (mut letters, mut upper) = (0usize, 0usize);
     let mut rest = text;
     while !rest.is_empty() {
-        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        let ascii =
+            if rest.is_ascii() { rest.len() } else { rest.bytes().position(|b| !b.is_ascii()).unwrap_or(0) };
         let (run, tail) = rest.split_at(ascii);
-        for b in run.bytes() {
-            letters += usize::from(b.is_ascii_alphabetic());
-            upper += usize::from(b.is_ascii_uppercase());
-        }
+        let (l, u) = ascii_letter_counts(run.as_bytes());
+        letters += l;
+        upper += u;
         let mut chars = tail.chars();
         if let Some(c) = chars.next()
             && c.is_alphabetic()
@@ -193,6 +193,23 @@ fn letter_counts(text: &str) -> (usize, usize) {
     (letters, upper)
 }
 
+/// Letters and capitals in ASCII `bytes`, counted in one-octet lanes over blocks of 255 (so no
+/// lane overflows), which the compiler turns into wide vector adds: a 16 KiB text took about
+/// 20 µs counted byte by byte into machine words.
+fn ascii_letter_counts(bytes: &[u8]) -> (usize, usize) {
+    let (mut letters, mut upper) = (0usize, 0usize);
+    for block in bytes.chunks(255) {
+        let (mut l, mut u) = (0u8, 0u8);
+        for &b in block {
+            l += u8::from((b | 0x20).wrapping_sub(b'a') < 26);
+            u += u8::from(b.wrapping_sub(b'A') < 26);
+        }
+        letters += usize::from(l);
+        upper += usize::from(u);
+    }
+    (letters, upper)
+}
+
 fn listed(phrases: &[&str]) -> String {
     phrases.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
 }
@@ -200,6 +217,20 @@ fn listed(phrases: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letter_counts_agree_with_counting_char_by_char() {
+        let naive = |t: &str| {
+            let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+            (letters, t.chars().filter(|c| c.is_alphabetic() && c.is_uppercase()).count())
+        };
+        // Every ASCII octet, in runs longer than a block, then mixed with other scripts.
+        let ascii: String = (0u8..128).map(char::from).cycle().take(1000).collect();
+        let mixed = format!("{ascii}ΑΒΓ δε Ωmega ÉCOLE école 中文 {ascii}Ünïcödé");
+        for text in ["", "X", "@[`{", ascii.as_str(), mixed.as_str(), &"ΠΡΟΣΟΧΗ ".repeat(40)] {
+            assert_eq!(letter_counts(text), naive(text), "{text:?}");
+        }
+    }
 
     /// [`Lists::found`] relies on it: no phrase contains another, and all are lower case.
     #[test]
