@@ -74,8 +74,12 @@ fn config() -> Pop3Config {
 async fn deliver(store: &Arc<dyn Store>, messages: &[&[u8]]) {
     let account = store.get_account(&Address::parse(ALICE).unwrap()).await.unwrap().unwrap();
     for m in messages {
-        let message =
-            NewMessage { data: Arc::from(*m), internal_date: 0, flags: Flags::EMPTY, keywords: vec![] };
+        let message = NewMessage {
+            data: Arc::new(m.to_vec()),
+            internal_date: 0,
+            flags: Flags::EMPTY,
+            keywords: vec![],
+        };
         let target = AppendTarget { account: account.id, mailbox: "INBOX".into() };
         let r = store.append(message, vec![target]).await.unwrap();
         r.into_iter().next().unwrap().unwrap();

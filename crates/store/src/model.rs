@@ -9,8 +9,10 @@ use mailstead_types::{Address, Domain, Flags, QueueId, SpecialUse};
 pub type AccountId = i64;
 /// Database id of a mailbox.
 pub type MailboxId = i64;
-/// Message bytes, shared without copying between the deliveries of one message.
-pub type MessageData = Arc<[u8]>;
+/// Message bytes, shared without copying between the deliveries of one message. An `Arc` of
+/// a `Vec` rather than of a slice: a body assembled in a `Vec` (a delivery's own header fields
+/// and the message) becomes one without copying it again, which `Arc<[u8]>` cannot do.
+pub type MessageData = Arc<Vec<u8>>;
 
 /// A content address: the lower-case hex SHA-256 of the message bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

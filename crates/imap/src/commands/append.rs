@@ -50,7 +50,7 @@ pub async fn run(
     if data.len() > s.server.config.append_limit as usize {
         return Done::no("Message larger than APPENDLIMIT").with(Code::TooBig);
     }
-    let data: Arc<[u8]> = Arc::from(data);
+    let data = Arc::new(data.into_owned());
     // The message is at hand now: parse it once for the FETCH cache (off the async threads),
     // so the client's first FETCH ENVELOPE/BODYSTRUCTURE does not have to.
     let for_cache = data.clone();

@@ -91,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
                     let found = MESSAGES.iter().find(|(u, _)| *u == uid).map(|(_, m)| *m);
                     assert!(found.is_some());
                     session.fetched(match (found, answer % 4) {
-                        (Some(m), 0..=2) => FetchResult::Message(Arc::from(m)),
+                        (Some(m), 0..=2) => FetchResult::Message(Arc::new(m.to_vec())),
                         _ => FetchResult::Gone,
                     })
                 }

@@ -101,7 +101,7 @@ pub enum AuthVerdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchResult {
     /// The message bytes (CRLF line ends), exactly as stored.
-    Message(Arc<[u8]>),
+    Message(Arc<Vec<u8>>),
     /// The message was removed meanwhile (e.g. by an IMAP session).
     Gone,
     /// The store failed.

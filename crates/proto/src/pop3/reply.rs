@@ -54,7 +54,7 @@ pub enum Reply {
         /// The text of the first line.
         text: String,
         /// The body (CRLF line ends), not yet stuffed. Shared, so a message is not copied.
-        body: Arc<[u8]>,
+        body: Arc<Vec<u8>>,
         /// How many octets of `body` to send (TOP sends a prefix).
         len: usize,
     },
@@ -90,7 +90,7 @@ impl Reply {
     }
 
     /// A multi-line response carrying the first `len` octets of a message (RETR, TOP).
-    pub fn message(text: impl Into<String>, body: Arc<[u8]>, len: usize) -> Reply {
+    pub fn message(text: impl Into<String>, body: Arc<Vec<u8>>, len: usize) -> Reply {
         let len = len.min(body.len());
         Reply::Multiline { text: text.into(), body, len }
     }
@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn multiline_prefix() {
-        let body: Arc<[u8]> = Arc::from(&b"H: v\r\n\r\nline\r\n"[..]);
+        let body: Arc<Vec<u8>> = Arc::new(b"H: v\r\n\r\nline\r\n".to_vec());
         assert_eq!(Reply::message("top", body, 8).to_bytes(), b"+OK top\r\nH: v\r\n\r\n.\r\n");
         let list = Reply::lines("2 messages", &["1 10".into(), "2 20".into()]);
         assert_eq!(list.to_bytes(), b"+OK 2 messages\r\n1 10\r\n2 20\r\n.\r\n");

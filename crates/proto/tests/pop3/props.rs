@@ -119,7 +119,7 @@ proptest! {
                     Action::Fetch { uid } => {
                         let data = MESSAGES.iter().find(|(u, _)| *u == uid).map(|(_, m)| *m);
                         prop_assert!(data.is_some(), "fetch of unknown uid {uid}");
-                        session.fetched(FetchResult::Message(Arc::from(data.unwrap_or_default())))
+                        session.fetched(FetchResult::Message(Arc::new(data.unwrap_or_default().to_vec())))
                     }
                     Action::Update { expunge, seen } => {
                         // Only QUIT enters UPDATE, and only with UIDs of the maildrop.
@@ -191,7 +191,7 @@ fn drive(packets: &[&[u8]]) -> Vec<u8> {
                 }
                 Action::Fetch { uid } => {
                     let data = MESSAGES.iter().find(|(u, _)| *u == uid).map(|(_, m)| *m).unwrap_or_default();
-                    session.fetched(FetchResult::Message(Arc::from(data)))
+                    session.fetched(FetchResult::Message(Arc::new(data.to_vec())))
                 }
                 Action::Update { expunge, .. } => {
                     wire.extend_from_slice(format!("<update {expunge:?}>").as_bytes());

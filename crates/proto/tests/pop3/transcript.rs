@@ -218,7 +218,7 @@ impl Runner {
                     self.event(format!("fetch {uid}"));
                     let answer = self.answers.fetch.pop_front().unwrap_or_else(|| {
                         match MESSAGES.iter().find(|(u, _)| *u == uid) {
-                            Some((_, m)) => FetchResult::Message(Arc::from(*m)),
+                            Some((_, m)) => FetchResult::Message(Arc::new(m.to_vec())),
                             None => FetchResult::Gone,
                         }
                     });

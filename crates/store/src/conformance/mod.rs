@@ -121,5 +121,5 @@ pub fn big_message(size: usize, fill: u8) -> NewMessage {
 
 /// Shared bytes from a slice.
 pub fn bytes(b: &[u8]) -> MessageData {
-    MessageData::from(b)
+    MessageData::new(b.to_vec())
 }

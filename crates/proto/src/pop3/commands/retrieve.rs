@@ -92,7 +92,7 @@ impl Session {
 }
 
 /// `+OK n octets` and the message, or for TOP its beginning.
-fn message_reply(data: Arc<[u8]>, size: u64, top: Option<usize>) -> Reply {
+fn message_reply(data: Arc<Vec<u8>>, size: u64, top: Option<usize>) -> Reply {
     match top {
         None => {
             let len = data.len();
