@@ -69,7 +69,7 @@ async fn deliver(store: &Arc<dyn Store>, subject: &str) {
     let account = store.get_account(&Address::parse(ALICE).unwrap()).await.unwrap().unwrap();
     let data = format!("From: x@remote.test\r\nSubject: {subject}\r\n\r\nbody of {subject}\r\n");
     let message = NewMessage {
-        data: Arc::new(data.as_bytes().to_vec()),
+        data: mailstead_store::conformance::bytes(data.as_bytes()),
         internal_date: 1_700_000_000,
         flags: Flags::EMPTY,
         keywords: vec![],

@@ -78,8 +78,8 @@ impl Shared {
     /// Writes every buffered line to the file.
     fn write_out(&self) {
         let mut held = lock(&self.file);
+        // The spare is empty: it is cleared after every write-out.
         let (file, lines) = &mut *held;
-        lines.clear();
         std::mem::swap(&mut *lock(&self.pending), lines);
         if lines.is_empty() {
             return;

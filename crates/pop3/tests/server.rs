@@ -75,7 +75,7 @@ async fn deliver(store: &Arc<dyn Store>, messages: &[&[u8]]) {
     let account = store.get_account(&Address::parse(ALICE).unwrap()).await.unwrap().unwrap();
     for m in messages {
         let message = NewMessage {
-            data: Arc::new(m.to_vec()),
+            data: mailstead_store::conformance::bytes(m),
             internal_date: 0,
             flags: Flags::EMPTY,
             keywords: vec![],

@@ -251,7 +251,7 @@ impl Shared {
     /// writer for it and then the syncer again took as long as the fsync itself).
     fn commit_after_sync(&self) -> Option<Committed> {
         let mut batch = lock(&self.batch);
-        let next = batch.open.take().and_then(|open| batch.commit(open, &self.state));
+        let next = batch.commit(&self.state);
         batch.in_flight = next.is_some();
         self.room.notify_all();
         next
@@ -284,10 +284,10 @@ impl BatchState {
         self.open.as_ref().is_some_and(|b| b.completions.len() >= max_batch)
     }
 
-    /// Commits `batch`; returns it for the syncer, or `None` when the commit failed (its
-    /// callers have their error then).
-    fn commit(&mut self, batch: OpenBatch, state: &SyncState) -> Option<Committed> {
-        let OpenBatch { ctx, completions } = batch;
+    /// Commits the open batch; returns it for the syncer, or `None` when there was none or the
+    /// commit failed (its callers have their error then).
+    fn commit(&mut self, state: &SyncState) -> Option<Committed> {
+        let OpenBatch { ctx, completions } = self.open.take()?;
         let committed = match state.poisoned() {
             Some(err) => Err(err),
             None => run_cached(&self.conn, "COMMIT").map_err(db_err),
@@ -364,10 +364,7 @@ impl WriterThread {
 
     /// Commits the open batch, if any, and hands it to the syncer.
     fn commit_open(&self, batch: &mut BatchState) {
-        let Some(committed) = batch.open.take().and_then(|open| batch.commit(open, &self.shared.state))
-        else {
-            return;
-        };
+        let Some(committed) = batch.commit(&self.shared.state) else { return };
         batch.in_flight = true;
         if let Err(unsent) = self.synced.send(committed) {
             batch.in_flight = false;
@@ -495,73 +492,56 @@ mod tests {
         assert_eq!(sync.calls.load(Ordering::SeqCst), 1);
     }
 
-    fn rows(dir: &tempfile::TempDir) -> i64 {
-        Connection::open(dir.path().join("t.db"))
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap()
-    }
-
-    /// Starts one write and, while its sync is held, `n` more; none is answered meanwhile.
-    async fn writes_during_a_held_sync(
-        w: &Writer,
-        sync: &HeldSync,
-        n: i64,
-    ) -> Vec<tokio::task::JoinHandle<Result<()>>> {
-        let mut all = vec![insert(w, 0)];
+    /// Starts one write and, while its sync is held, `n` more (none is answered meanwhile);
+    /// drops the writer first if `drop_writer`; releases the syncs and waits for every write.
+    /// Returns how many syncs ran and how many rows were written.
+    async fn writes_during_a_held_sync(max_batch: usize, n: i64, drop_writer: bool) -> (usize, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = HeldSync::default();
+        let w = writer_with_batch(&dir, sync.clone(), max_batch);
+        let mut jobs = vec![insert(&w, 0)];
         while sync.entered.load(Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        all.extend((1..=n).map(|v| insert(w, v)));
+        jobs.extend((1..=n).map(|v| insert(&w, v)));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(all.iter().all(|j| !j.is_finished()), "answered before its sync");
-        all
-    }
-
-    async fn all_succeed(jobs: Vec<tokio::task::JoinHandle<Result<()>>>) {
+        assert!(jobs.iter().all(|j| !j.is_finished()), "answered before its sync");
+        if drop_writer {
+            drop(w);
+        }
+        sync.release(100);
         for job in jobs {
             job.await.unwrap().unwrap();
         }
+        let rows = Connection::open(dir.path().join("t.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        (sync.calls.load(Ordering::SeqCst), rows)
     }
 
     #[tokio::test]
     async fn writes_arriving_during_a_sync_share_the_next_commit_and_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer(&dir, sync.clone());
         // The first sync is held: the other 50 run in the writer's open transaction meanwhile.
-        let jobs = writes_during_a_held_sync(&w, &sync, 50).await;
-        sync.release(100);
-        all_succeed(jobs).await;
-        assert_eq!(sync.calls.load(Ordering::SeqCst), 2, "one sync for the first write, one for the rest");
-        assert_eq!(rows(&dir), 51);
+        let (syncs, rows) = writes_during_a_held_sync(256, 50, false).await;
+        assert_eq!(syncs, 2, "one sync for the first write, one for the rest");
+        assert_eq!(rows, 51);
     }
 
     #[tokio::test]
     async fn full_batches_wait_for_the_fsync_and_each_gets_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer_with_batch(&dir, sync.clone(), 4);
         // 20 writes arrive while the first sync is held: the writer fills one batch of 4 and
         // waits; the syncer commits each next batch when the sync before it ends.
-        let jobs = writes_during_a_held_sync(&w, &sync, 20).await;
-        sync.release(100);
-        all_succeed(jobs).await;
-        assert_eq!(sync.calls.load(Ordering::SeqCst), 6, "the first write, then five batches of four");
-        assert_eq!(rows(&dir), 21);
+        let (syncs, rows) = writes_during_a_held_sync(4, 20, false).await;
+        assert_eq!(syncs, 6, "the first write, then five batches of four");
+        assert_eq!(rows, 21);
     }
 
     #[tokio::test]
     async fn writes_pending_when_the_writer_is_dropped_are_still_made_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer(&dir, sync.clone());
-        let jobs = writes_during_a_held_sync(&w, &sync, 10).await;
-        drop(w);
-        sync.release(100);
-        all_succeed(jobs).await;
-        assert_eq!(sync.calls.load(Ordering::SeqCst), 2);
-        assert_eq!(rows(&dir), 11);
+        let (syncs, rows) = writes_during_a_held_sync(256, 10, true).await;
+        assert_eq!(syncs, 2);
+        assert_eq!(rows, 11);
     }
 
     #[tokio::test]
