@@ -2,9 +2,9 @@
 # SMTP-in benchmark: Postfix's smtp-source (20 sessions) sends N messages of 1 KiB and of
 # 100 KiB to Mailstead and, in the same run, to a local Postfix delivering to Maildir (also
 # fsynced before its 250). Prints messages/s and the ratio. Not a test: run by hand, as root.
-# Each size is measured ROUNDS times, alternating the two servers, each run on a fresh
-# instance after a warm-up and on a quiet disk (sync); the medians are shown, the ratio of each
-# round, and on standard error each round's figures.
+# Each size is measured ROUNDS times, alternating the two servers, after a warm-up of both,
+# each run starting on a quiet disk (sync); the medians are shown, the ratio of each round, and
+# on standard error each round's figures.
 #   bash bench/smtp.sh            (N=5000)    BENCH_N=2000 BENCH_ROUNDS=1 bash bench/smtp.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,28 +15,18 @@ cargo build --release --locked -p mailstead >/dev/null
 export MAILSTEAD_BIN=$PWD/target/release/mailstead
 source tests/interop/lib.sh
 
-# Each round runs on a fresh instance of each server (new data directory or queue, started
-# and warmed up again): an instance keeps its files where they landed on the disk, and two
-# instances of the same binary measured side by side differed by up to 8% in every round, so
-# one instance for all rounds would carry its own luck into every figure.
-WARM=$((N / 5))
-MS_PID=
-ms_fresh() { # a new Mailstead with an empty data directory, warmed up; sets SMTP
-  if [ -n "$MS_PID" ]; then kill "$MS_PID"; wait "$MS_PID" 2>/dev/null || true; fi
-  rm -rf "$DATA"
-  ms_init
-  "$MS" domain add bench.test --data "$DATA" >/dev/null
-  echo pw-bench-1 | "$MS" account add u@bench.test --password-stdin --data "$DATA" >/dev/null
-  sed -i -E 's/^level = .*/level = "warn"/' "$DATA/mailstead.toml"
-  sed -i -E "s/^max_connections_per_ip = .*/max_connections_per_ip = 200/" "$DATA/mailstead.toml"
-  ms_start
-  SMTP=$(port smtp)
-  smtp-source -s "$SESSIONS" -m "$WARM" -l 1024 -f sender@remote.test -t u@bench.test "127.0.0.1:$SMTP"
-}
+ms_init
+"$MS" domain add bench.test --data "$DATA" >/dev/null
+echo pw-bench-1 | "$MS" account add u@bench.test --password-stdin --data "$DATA" >/dev/null
+sed -i -E 's/^level = .*/level = "warn"/' "$DATA/mailstead.toml"
+sed -i -E "s/^max_connections_per_ip = .*/max_connections_per_ip = 200/" "$DATA/mailstead.toml"
+ms_start
+SMTP=$(port smtp)
 
 # Postfix: accepts mail for bench.test into a Maildir via virtual(8).
 pf=$WORK/postfix
-mkdir -p "$pf/conf"
+mkdir -p "$pf/conf" "$pf/q" "$pf/data" "$pf/maildir"
+chown postfix "$pf/q" "$pf/data" "$pf/maildir"
 PF_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PF_UID=$(id -u postfix); PF_GID=$(id -g postfix)
 cat >"$pf/conf/main.cf" <<EOF2
@@ -68,16 +58,8 @@ sed -n '/^pickup/,$p' tests/interop/lib.sh | sed -n '1,/^EOF2/p' | grep -v EOF2 
 { echo "127.0.0.1:$PF_PORT inet n - n - - smtpd"; cat "$pf/conf/master.cf.tail";
   echo "virtual   unix  -       n       n       -       -       virtual"; } >"$pf/conf/master.cf"
 rm "$pf/conf/master.cf.tail"
+postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix start"
 count_maildir() { find "$pf/maildir/u/new" -type f 2>/dev/null | wc -l; }
-pf_fresh() { # a new Postfix with an empty queue and Maildir, warmed up
-  postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
-  rm -rf "$pf/q" "$pf/data" "$pf/maildir"
-  mkdir -p "$pf/q" "$pf/data" "$pf/maildir"
-  chown postfix "$pf/q" "$pf/data" "$pf/maildir"
-  postfix -c "$pf/conf" start >/dev/null 2>&1 || fail "postfix start"
-  smtp-source -s "$SESSIONS" -m "$WARM" -l 1024 -f sender@remote.test -t u@bench.test "127.0.0.1:$PF_PORT"
-  for _ in $(seq 600); do [ "$(count_maildir)" -ge "$WARM" ] && break; sleep 0.05; done
-}
 count_mailstead() { sqlite3_count; }
 sqlite3_count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages").fetchone()[0])' "$DATA/mailstead.db"; }
 
@@ -135,6 +117,13 @@ ceiling() { # ceiling SIZE -> "rate (which sink)"
 
 median() { python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
 
+# Warm-up, the same for both: Postfix forks its smtpd processes on demand and both servers'
+# caches start cold. Not counted.
+WARM=$((N / 5))
+smtp-source -s "$SESSIONS" -m "$WARM" -l 1024 -f sender@remote.test -t u@bench.test "127.0.0.1:$SMTP"
+smtp-source -s "$SESSIONS" -m "$WARM" -l 1024 -f sender@remote.test -t u@bench.test "127.0.0.1:$PF_PORT"
+for _ in $(seq 600); do [ "$(count_maildir)" -ge "$WARM" ] && break; sleep 0.05; done
+
 echo "smtp-source: $SESSIONS sessions, $N messages per size and round, $ROUNDS rounds (medians shown);"
 echo "every message fsynced before it counts"
 echo "cpu ms/msg: busy CPU of the whole machine (both cores, smtp-source included) per message"
@@ -142,11 +131,7 @@ printf '%-8s %12s %12s %8s %12s %12s %8s %22s   %s\n' size mailstead/s postfix/s
 for size in 1024 102400; do
   ms=(); mcs=(); ps=(); pcs=(); rounds=()
   for _ in $(seq "$ROUNDS"); do
-    # The warm-up of each fresh instance is the same for both (Postfix forks its smtpd
-    # processes on demand and both servers' caches start cold); it is not counted.
-    ms_fresh >/dev/null
     r=$(run mailstead "$SMTP" $size sqlite3_count); ms+=("${r% *}"); mcs+=("${r#* }")
-    pf_fresh >/dev/null
     r=$(run postfix "$PF_PORT" $size count_maildir); ps+=("${r% *}"); pcs+=("${r#* }")
     rounds+=("$(python3 -c "print(f'{${ms[-1]}/${ps[-1]}:.1f}x')")")
     echo "round: mailstead ${ms[-1]}/s ${mcs[-1]}ms postfix ${ps[-1]}/s ${pcs[-1]}ms" >&2
