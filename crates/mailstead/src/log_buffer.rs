@@ -17,15 +17,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing_subscriber::fmt::MakeWriter;
-
 /// How often buffered lines reach the file.
 pub const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Buffered bytes beyond which the line that finds them writes them out at once.
 pub const HIGH_WATER: usize = 1024 * 1024;
 
-/// A `MakeWriter` appending to the shared buffer.
+/// Appends lines to the shared buffer.
 #[derive(Clone)]
 pub struct BufferedFile {
     shared: Arc<Shared>,
@@ -94,34 +92,17 @@ impl Shared {
     }
 }
 
-/// One event's writer: appends to the buffer.
-pub struct LineSink<'a> {
-    shared: &'a Shared,
-}
-
-impl Write for LineSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+impl BufferedFile {
+    /// Appends one line (or several, whole).
+    pub fn append(&self, line: &[u8]) {
         let full = {
             let mut pending = lock(&self.shared.pending);
-            pending.extend_from_slice(buf);
+            pending.extend_from_slice(line);
             pending.len() >= HIGH_WATER
         };
         if full {
             self.shared.write_out();
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for BufferedFile {
-    type Writer = LineSink<'a>;
-
-    fn make_writer(&'a self) -> LineSink<'a> {
-        LineSink { shared: &self.shared }
     }
 }
 
@@ -153,14 +134,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("mail.log");
         let (writer, guard) = BufferedFile::start(open(&path)).expect("start");
-        writer.make_writer().write_all(b"one\n").expect("write");
-        writer.make_writer().write_all(b"two\n").expect("write");
+        writer.append(b"one\n");
+        writer.append(b"two\n");
         let deadline = std::time::Instant::now() + INTERVAL * 50;
         while std::fs::read(&path).expect("read") != b"one\ntwo\n" {
             assert!(std::time::Instant::now() < deadline, "the background writer never wrote");
             std::thread::sleep(INTERVAL / 4);
         }
-        writer.make_writer().write_all(b"three\n").expect("write");
+        writer.append(b"three\n");
         drop(guard);
         assert_eq!(std::fs::read(&path).expect("read"), b"one\ntwo\nthree\n");
     }
@@ -171,7 +152,7 @@ mod tests {
         let path = dir.path().join("mail.log");
         let (writer, _guard) = BufferedFile::start(open(&path)).expect("start");
         for _ in 0..3 {
-            writer.make_writer().write_all(&[b'x'; 100_000]).expect("write");
+            writer.append(&[b'x'; 100_000]);
             writer.shared.write_out();
             assert!(lock(&writer.shared.pending).capacity() >= 64 * 1024, "the next lines reuse memory");
             assert!(lock(&writer.shared.file).1.capacity() >= 64 * 1024, "the spare is kept");
@@ -187,7 +168,7 @@ mod tests {
         let line = vec![b'x'; 1000];
         let mut written = 0;
         while written < 3 * HIGH_WATER {
-            writer.make_writer().write_all(&line).expect("write");
+            writer.append(&line);
             written += line.len();
             assert!(lock(&writer.shared.pending).len() < HIGH_WATER, "the buffer is bounded");
         }

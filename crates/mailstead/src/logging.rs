@@ -1,8 +1,8 @@
 //! Logging: structured logs (text or JSON) on standard error for the operator, and a separate
 //! human-readable mail log file a postmaster can grep. Events with target `mail` go to both.
 //!
-//! The mail log goes through a shared buffer that a background thread writes out every 100 ms
-//! ([`crate::log_buffer`]): sessions never wait for the file (appending a line took a twentieth
+//! The mail log's lines are formatted by [`crate::mail_log`] and go through a shared buffer that
+//! a background thread writes out every 100 ms ([`crate::log_buffer`]): sessions never wait for the file (appending a line took a twentieth
 //! of their CPU) nor wake a thread per line. Lines are never dropped, and the [`LogGuard`]
 //! writes what is left at exit.
 //!
@@ -62,10 +62,7 @@ pub fn init(level: &str, format: LogFormat, mail_log: Option<&Path>) -> Result<L
                 .with_context(|| format!("starting the mail log writer for {}", path.display()))?;
             guard = Some(flusher);
             Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(writer)
-                    .with_ansi(false)
-                    .with_target(false)
+                crate::mail_log::MailLogLayer::new(writer)
                     .with_filter(Targets::new().with_target("mail", tracing::Level::INFO)),
             )
         }

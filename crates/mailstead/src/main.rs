@@ -9,6 +9,7 @@ mod datadir;
 mod local_submit;
 mod log_buffer;
 mod logging;
+mod mail_log;
 mod serve;
 
 use std::process::ExitCode;

@@ -298,12 +298,12 @@ impl Driver<'_> {
                             flags: Default::default(),
                             keywords: vec![],
                         };
-                        if verdict.own_hits || verdict.junk {
+                        if let Some(journal) = &verdict.journal {
                             txn.events.push(event(
                                 &txn.queue_id,
                                 "spam.account",
                                 Some(account.address.normalized()),
-                                verdict.journal.clone(),
+                                journal.clone(),
                             ));
                         }
                         mailboxes.push(mailbox.clone());

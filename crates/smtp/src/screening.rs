@@ -178,11 +178,9 @@ pub(crate) struct AccountVerdict {
     pub junk: bool,
     /// `X-Spam-*` fields for this copy (empty when scoring is off).
     pub headers: String,
-    /// The journal's view of the decision.
-    pub journal: serde_json::Value,
-    /// The account's own rules added something (else the message-wide `spam` event says it
-    /// all, and no per-account event is written for an inbox copy).
-    pub own_hits: bool,
+    /// The journal's view of the decision, when it is written: for a copy the account's own
+    /// rules scored or that goes to Junk (else the message-wide `spam` event says it all).
+    pub journal: Option<serde_json::Value>,
 }
 
 impl Screened {
@@ -193,22 +191,21 @@ impl Screened {
             return AccountVerdict {
                 junk: self.quarantine,
                 headers: String::new(),
-                journal: serde_json::json!({ "dmarc_quarantine": self.quarantine }),
-                own_hits: false,
+                journal: self.quarantine.then(|| serde_json::json!({ "dmarc_quarantine": true })),
             };
         };
         let own_hits = !account_hits.is_empty();
         let mut report = report.clone();
         report.extend(account_hits);
-        let verdict = report.verdict(&spam.thresholds);
-        let mut journal = report.journal(&spam.thresholds);
-        journal["dmarc_quarantine"] = serde_json::json!(self.quarantine);
-        AccountVerdict {
-            junk: self.quarantine || verdict != Verdict::Inbox,
-            headers: report.headers(&spam.thresholds),
-            journal,
-            own_hits,
-        }
+        let junk = self.quarantine || report.verdict(&spam.thresholds) != Verdict::Inbox;
+        // Built only when written: an inbox copy scored by the message-wide rules alone (nearly
+        // every one) has its `spam` event already.
+        let journal = (own_hits || junk).then(|| {
+            let mut journal = report.journal(&spam.thresholds);
+            journal["dmarc_quarantine"] = serde_json::json!(self.quarantine);
+            journal
+        });
+        AccountVerdict { junk, headers: report.headers(&spam.thresholds), journal }
     }
 }
 
