@@ -311,11 +311,25 @@ impl Driver<'_> {
         params: &mailstead_proto::smtp::RcptParams,
     ) -> Verdict {
         let config = &self.server.config;
+        let normalized = rcpt.normalized();
         let decision = match self.recipient_rate_limit() {
             Some(reply) => RecipientDecision::Reject(reply),
-            None => {
-                check_recipient(self.server.store.as_ref(), rcpt, config.plus_separator, config.service).await
-            }
+            None => match self.server.recipients.get(&normalized) {
+                Some(resolution) => RecipientDecision::Accept(resolution),
+                None => {
+                    let decision = check_recipient(
+                        self.server.store.as_ref(),
+                        rcpt,
+                        config.plus_separator,
+                        config.service,
+                    )
+                    .await;
+                    if let RecipientDecision::Accept(resolution) = &decision {
+                        self.server.recipients.accepted(normalized.clone(), resolution);
+                    }
+                    decision
+                }
+            },
         };
         let (verdict, reply_text, resolution) = match decision {
             RecipientDecision::Accept(resolution) => {
@@ -331,7 +345,7 @@ impl Driver<'_> {
             txn.events.push(crate::delivery::event(
                 &txn.queue_id,
                 "smtp.rcpt",
-                Some(rcpt.normalized()),
+                Some(normalized.clone()),
                 serde_json::json!({
                     "to": rcpt.to_string(),
                     "notify": params.notify.as_ref().map(|n| format!("{n:?}")),
@@ -340,7 +354,7 @@ impl Driver<'_> {
                 }),
             ));
             if let Some(r) = resolution {
-                txn.resolutions.insert(rcpt.normalized(), r);
+                txn.resolutions.insert(normalized, r);
             }
         }
         verdict

@@ -22,6 +22,7 @@ mod driver;
 pub mod headers;
 pub mod policy;
 pub mod received;
+mod recipients;
 pub mod screening;
 pub mod submission;
 mod trained;
@@ -84,13 +85,20 @@ pub struct SmtpServer {
     store: Arc<dyn Store>,
     journal: JournalBatcher,
     trained: trained::TrainedAccounts,
+    recipients: recipients::RecipientCache,
 }
 
 impl SmtpServer {
     /// A server over `store`; starts its journal writer, so call it inside a tokio runtime.
     pub fn new(config: SmtpConfig, store: Arc<dyn Store>) -> SmtpServer {
         let journal = JournalBatcher::start(store.clone());
-        SmtpServer { config, store, journal, trained: trained::TrainedAccounts::default() }
+        SmtpServer {
+            config,
+            store,
+            journal,
+            trained: trained::TrainedAccounts::default(),
+            recipients: recipients::RecipientCache::default(),
+        }
     }
 }
 
