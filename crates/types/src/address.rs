@@ -140,7 +140,17 @@ impl Address {
 
     /// The lookup key: local part lower-cased, `local@domain`.
     pub fn normalized(&self) -> String {
-        format!("{}@{}", self.local.to_lowercase(), self.domain)
+        // Built directly: it is asked for several times per recipient on the delivery path.
+        let domain = self.domain.as_str();
+        let mut key = String::with_capacity(self.local.len() + 1 + domain.len());
+        if self.local.is_ascii() {
+            key.extend(self.local.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            key.push_str(&self.local.to_lowercase());
+        }
+        key.push('@');
+        key.push_str(domain);
+        key
     }
 
     /// Splits a plus-address: with separator `+`, `user+tag@d` gives (`user@d`, `tag`).
@@ -195,6 +205,8 @@ mod tests {
         assert_eq!(a.local(), "John.Doe");
         assert_eq!(a.domain().as_str(), "example.com");
         assert_eq!(a.normalized(), "john.doe@example.com");
+        // SMTPUTF8 local parts lower-case by Unicode rules.
+        assert_eq!(Address::parse("ÉLodie.Ü@Example.com").unwrap().normalized(), "élodie.ü@example.com");
         assert_eq!(Address::parse("nobody"), Err(AddressError::MissingAt));
         assert_eq!(Address::parse("@x.org"), Err(AddressError::MissingAt));
         assert!(Address::parse(&format!("{}@x.org", "a".repeat(65))).is_err());
