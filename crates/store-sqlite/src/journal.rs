@@ -21,9 +21,11 @@ impl JournalStore for SqliteStore {
                 (e.ts_ms, e.queue_id.map(|q| q.to_string()), e.message_id, e.address, e.kind, data)
             })
             .collect();
+        // Inserts fail only when the database does: no savepoint (see
+        // `Writer::write_without_savepoint`).
         self.inner
             .writer
-            .write(move |conn, _| {
+            .write_without_savepoint(move |conn, _| {
                 let mut stmt = conn
                     .prepare_cached(
                         "INSERT INTO events(ts, queue_id, message_id, address, kind, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",

@@ -76,9 +76,12 @@ impl MailStore for SqliteStore {
     async fn append_each(&self, items: Vec<(NewMessage, AppendTarget)>) -> Result<Vec<Result<Appended>>> {
         let blobs = self.prepare_blobs(items.iter().map(|(m, _)| m.data.clone()).collect()).await?;
         let files = self.inner.blobs.clone();
+        // Every delivery runs this: no savepoint (see `Writer::write_without_savepoint`).
+        // `append_one` undoes its own writes when it refuses a copy, so the job fails only
+        // when the database does.
         self.inner
             .writer
-            .write(move |conn, ctx| {
+            .write_without_savepoint(move |conn, ctx| {
                 let mut results = Vec::with_capacity(items.len());
                 for ((message, target), blob) in items.iter().zip(&blobs) {
                     let keywords = rows::normalize_keywords(&message.keywords);
@@ -377,7 +380,8 @@ fn load_blob(
 }
 
 /// Appends to one target. The outer error aborts the whole job (database failure); the inner
-/// one is this target's own answer (unknown mailbox, over quota).
+/// one is this target's own answer (unknown mailbox, over quota, no UID left), given after
+/// undoing what this call wrote, since a delivery's job runs without a savepoint.
 fn append_one(
     conn: &Connection,
     ctx: &mut JobCtx,
@@ -417,7 +421,18 @@ fn append_one(
             .map_err(db_err)?;
         return Ok(Err(StoreError::not_found(format!("no mailbox {}", target.mailbox))));
     };
-    let uid = u32::try_from(next - 1).map_err(|_| StoreError::invalid("mailbox ran out of UIDs"))?;
+    let Ok(uid) = u32::try_from(next - 1) else {
+        // Undone here, as for a missing mailbox: a delivery's job has no savepoint.
+        conn.prepare_cached(
+            "UPDATE mailboxes SET uidnext = uidnext - 1, highest_modseq = highest_modseq - 1 WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute([mailbox]))
+        .map_err(db_err)?;
+        conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes - ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![target.account, size]))
+            .map_err(db_err)?;
+        return Ok(Err(StoreError::invalid("mailbox ran out of UIDs")));
+    };
     let (modseq, uidvalidity) = (modseq as u64, uidvalidity as u32);
     conn.prepare_cached(
         "INSERT INTO messages(mailbox, uid, blob, size, internal_date, flags, keywords, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -1,7 +1,9 @@
 //! The single writer thread and its group commit.
 //!
 //! Every write is a job: a closure run inside one shared `BEGIN IMMEDIATE` transaction, each job
-//! in its own SAVEPOINT so one failing job rolls back alone. The thread takes every job that is
+//! in its own SAVEPOINT so one failing job rolls back alone. The hot jobs (a delivery's copies,
+//! journal events) run without one ([`Writer::write_without_savepoint`]): their only failures
+//! are the database's own, and such a failure rolls back the whole batch. The thread takes every job that is
 //! waiting (up to `max_batch`), runs them, commits once, and hands the batch to the syncer
 //! ([`crate::durability`]), which fdatasyncs the WAL and only then answers each caller.
 //!
@@ -83,13 +85,18 @@ impl JobCtx {
 }
 
 pub(crate) trait Job: Send {
-    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Completion;
+    /// Runs the job in the open transaction. The error is that of a job without a savepoint
+    /// that failed: what it wrote before failing is in the transaction, which must be rolled
+    /// back whole.
+    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> (Completion, Option<StoreError>);
     fn fail(self: Box<Self>, err: StoreError);
 }
 
 struct ClosureJob<F, R> {
     f: F,
     reply: oneshot::Sender<Result<R>>,
+    /// Run in a savepoint of its own, so that a failure rolls back this job alone.
+    savepoint: bool,
 }
 
 impl<F, R> Job for ClosureJob<F, R>
@@ -97,8 +104,13 @@ where
     F: FnOnce(&Connection, &mut JobCtx) -> Result<R> + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> Completion {
-        let ClosureJob { f, reply } = *self;
+    fn run(self: Box<Self>, conn: &Connection, ctx: &mut JobCtx) -> (Completion, Option<StoreError>) {
+        let ClosureJob { f, reply, savepoint } = *self;
+        if !savepoint {
+            let result = f(conn, ctx);
+            let broke = result.as_ref().err().cloned();
+            return (answer(reply, result), broke);
+        }
         let mark = ctx.mark();
         let result = match run_cached(conn, "SAVEPOINT job") {
             Ok(()) => {
@@ -118,18 +130,24 @@ where
         if result.is_err() {
             ctx.rollback_to(mark);
         }
-        Box::new(move |commit: &Result<()>| {
-            let out = match commit {
-                Ok(()) => result,
-                Err(e) => Err(e.clone()),
-            };
-            let _ = reply.send(out);
-        })
+        (answer(reply, result), None)
     }
 
     fn fail(self: Box<Self>, err: StoreError) {
         let _ = self.reply.send(Err(err));
     }
+}
+
+/// The completion that answers a job's caller with its result once its batch is durable, or
+/// with the batch's error.
+fn answer<R: Send + 'static>(reply: oneshot::Sender<Result<R>>, result: Result<R>) -> Completion {
+    Box::new(move |commit: &Result<()>| {
+        let out = match commit {
+            Ok(()) => result,
+            Err(e) => Err(e.clone()),
+        };
+        let _ = reply.send(out);
+    })
 }
 
 /// Handle to the writer thread.
@@ -191,9 +209,33 @@ impl Writer {
         F: FnOnce(&Connection, &mut JobCtx) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        self.submit(f, true).await
+    }
+
+    /// [`Writer::write`] without the savepoint that lets a failing job roll back alone, for
+    /// the jobs every delivery runs (its copies, its journal events), whose only failures are
+    /// the database's own (a full disk, an I/O error): such a failure rolls back the whole
+    /// batch, and every job in it gets the error. None of them was answered yet, so their
+    /// callers retry and nothing is lost. `f` must not return an error after writing for any
+    /// other reason. Saves the two savepoint statements and the copy SQLite keeps of every page
+    /// the job changes that an earlier job in the batch changed too (3% of the server's CPU
+    /// per 1 KiB delivery, with the allocations behind it).
+    pub async fn write_without_savepoint<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&Connection, &mut JobCtx) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit(f, false).await
+    }
+
+    async fn submit<F, R>(&self, f: F, savepoint: bool) -> Result<R>
+    where
+        F: FnOnce(&Connection, &mut JobCtx) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Box::new(ClosureJob { f, reply }))
+            .send(Box::new(ClosureJob { f, reply, savepoint }))
             .await
             .map_err(|_| StoreError::unavailable("the store is shut down"))?;
         rx.await.map_err(|_| StoreError::unavailable("the store writer stopped"))?
@@ -275,9 +317,21 @@ impl BatchState {
             self.open = Some(OpenBatch { ctx: JobCtx::default(), completions: Vec::new() });
         }
         if let Some(batch) = &mut self.open {
-            let done = job.run(&self.conn, &mut batch.ctx);
+            let (done, broke) = job.run(&self.conn, &mut batch.ctx);
             batch.completions.push(done);
+            if let Some(err) = broke {
+                self.abort(&err);
+            }
         }
+    }
+
+    /// Rolls the open transaction back whole, after a job without a savepoint failed in it:
+    /// every job in it gets that job's error.
+    fn abort(&mut self, err: &StoreError) {
+        let Some(OpenBatch { completions, .. }) = self.open.take() else { return };
+        tracing::warn!(error = %err, jobs = completions.len(), "store: a write failed; its whole transaction is rolled back");
+        let _ = self.conn.execute_batch("ROLLBACK");
+        completions.into_iter().for_each(|done| done(&Err(err.clone())));
     }
 
     fn is_full(&self, max_batch: usize) -> bool {
@@ -542,6 +596,52 @@ mod tests {
         let (syncs, rows) = writes_during_a_held_sync(256, 10, true).await;
         assert_eq!(syncs, 2);
         assert_eq!(rows, 11);
+    }
+
+    #[tokio::test]
+    async fn a_job_without_savepoint_that_fails_rolls_its_whole_batch_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = HeldSync::default();
+        let w = writer(&dir, sync.clone());
+        // The first write's sync is held: the next three share one open transaction, in order.
+        let first = insert(&w, 0);
+        while sync.entered.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let unguarded = |v: i64, fail: bool| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write_without_savepoint(move |conn, _| {
+                    conn.execute("INSERT INTO t(v) VALUES(?1)", [v]).map_err(db_err)?;
+                    if fail {
+                        return Err(StoreError::unavailable("database: disk I/O error"));
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let ok_before = unguarded(1, false);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let failing = unguarded(2, true);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let after = insert(&w, 3);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        sync.release(100);
+        first.await.unwrap().unwrap();
+        let err = ok_before.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("disk I/O"), "the batch's jobs get the failure: {err}");
+        assert!(failing.await.unwrap().is_err());
+        after.await.unwrap().unwrap();
+        let rows: Vec<i64> = Connection::open(dir.path().join("t.db"))
+            .unwrap()
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, [0, 3], "nothing of the rolled-back batch is stored; the next batch is");
     }
 
     #[tokio::test]

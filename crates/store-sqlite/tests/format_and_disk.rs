@@ -115,3 +115,37 @@ async fn full_disk_fails_cleanly_and_recovers() {
     let reopened = SqliteStore::open(mount.path(), options()).expect("reopen");
     assert!(reopened.recovery_report().missing_blob_files.is_empty());
 }
+
+/// A copy refused after the writes began (the mailbox has no UID left) undoes them itself: a
+/// delivery's job has no savepoint to roll back to, and the other copies of the job still land.
+#[tokio::test]
+async fn a_mailbox_out_of_uids_refuses_its_copy_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, account) = setup(dir.path()).await;
+    store.create_mailbox(account, "Full", None).await.expect("mailbox");
+    let db = rusqlite::Connection::open(SqliteStore::db_path(dir.path())).expect("open db");
+    db.execute("UPDATE mailboxes SET uidnext = 4294967297 WHERE account = ?1 AND name = 'Full'", [account])
+        .expect("exhaust UIDs");
+    let state = |db: &rusqlite::Connection| -> (i64, i64, i64) {
+        db.query_row(
+            "SELECT a.used_bytes, m.uidnext, m.highest_modseq FROM accounts a JOIN mailboxes m ON m.account = a.id
+             WHERE a.id = ?1 AND m.name = 'Full'",
+            [account],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("state")
+    };
+    let before = state(&db);
+    let target = |mailbox: &str| AppendTarget { account, mailbox: mailbox.into() };
+    let results = store
+        .append_each(vec![(message(1, 100), target("Full")), (message(2, 100), target("INBOX"))])
+        .await
+        .expect("the job itself succeeds");
+    let err = results[0].as_ref().expect_err("no UID left");
+    assert!(err.to_string().contains("ran out of UIDs"), "{err}");
+    let appended = results[1].as_ref().expect("the other copy is stored");
+    assert_eq!(appended.uid, 1);
+    let after = state(&db);
+    assert_eq!((after.1, after.2), (before.1, before.2), "the mailbox's counters are restored");
+    assert_eq!(after.0, before.0 + 100, "only the stored copy is charged");
+}
