@@ -546,17 +546,27 @@ mod tests {
         assert_eq!(sync.calls.load(Ordering::SeqCst), 1);
     }
 
+    /// A writer whose first write (of 0) is in its sync, held: what is written next gathers in
+    /// one open transaction until the test releases syncs.
+    async fn first_write_held(
+        max_batch: usize,
+    ) -> (tempfile::TempDir, HeldSync, Writer, tokio::task::JoinHandle<Result<()>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = HeldSync::default();
+        let w = writer_with_batch(&dir, sync.clone(), max_batch);
+        let first = insert(&w, 0);
+        while sync.entered.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (dir, sync, w, first)
+    }
+
     /// Starts one write and, while its sync is held, `n` more (none is answered meanwhile);
     /// drops the writer first if `drop_writer`; releases the syncs and waits for every write.
     /// Returns how many syncs ran and how many rows were written.
     async fn writes_during_a_held_sync(max_batch: usize, n: i64, drop_writer: bool) -> (usize, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer_with_batch(&dir, sync.clone(), max_batch);
-        let mut jobs = vec![insert(&w, 0)];
-        while sync.entered.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (dir, sync, w, first) = first_write_held(max_batch).await;
+        let mut jobs = vec![first];
         jobs.extend((1..=n).map(|v| insert(&w, v)));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(jobs.iter().all(|j| !j.is_finished()), "answered before its sync");
@@ -600,14 +610,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_without_savepoint_that_fails_rolls_its_whole_batch_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let sync = HeldSync::default();
-        let w = writer(&dir, sync.clone());
         // The first write's sync is held: the next three share one open transaction, in order.
-        let first = insert(&w, 0);
-        while sync.entered.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (dir, sync, w, first) = first_write_held(256).await;
         let unguarded = |v: i64, fail: bool| {
             let w = w.clone();
             tokio::spawn(async move {
