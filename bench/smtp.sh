@@ -4,7 +4,8 @@
 # fsynced before its 250). Prints messages/s and the ratio. Not a test: run by hand, as root.
 # Each size is measured ROUNDS times, alternating the two servers, after a warm-up of both,
 # each run starting on a quiet disk (sync); the medians are shown, the ratio of each round, and
-# on standard error each round's figures.
+# on standard error each round's figures with the CPU the hypervisor withheld meanwhile (steal;
+# over 5% gets a warning: such a round understates both servers).
 #   bash bench/smtp.sh            (N=5000)    BENCH_N=2000 BENCH_ROUNDS=1 bash bench/smtp.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,13 +65,15 @@ count_mailstead() { sqlite3_count; }
 sqlite3_count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages").fetchone()[0])' "$DATA/mailstead.db"; }
 
 busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
-run() { # run NAME PORT SIZE COUNTER -> "messages/s cpu-ms-per-message" (CPU: whole machine,
-  # load tool included, so both servers carry the same overhead)
-  local before after start end b0 b1
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
+run() { # run NAME PORT SIZE COUNTER -> "messages/s cpu-ms-per-message steal-%" (CPU: whole
+  # machine, load tool included, so both servers carry the same overhead; steal: the share of
+  # CPU time the hypervisor withheld meanwhile, which slows a run without showing in its CPU)
+  local before after start end b0 b1 s0 s1
   # Start on a quiet disk: neither server pays for the other's leftover writeback.
   sync
   before=$($4)
-  b0=$(busy_ticks)
+  b0=$(busy_ticks); s0=$(steal_ticks)
   start=$(date +%s.%N)
   smtp-source -s "$SESSIONS" -m "$N" -l "$3" -f sender@remote.test -t u@bench.test "127.0.0.1:$2"
   # The clock stops when every message is stored. Mailstead answers 250 only once a message
@@ -85,7 +88,8 @@ run() { # run NAME PORT SIZE COUNTER -> "messages/s cpu-ms-per-message" (CPU: wh
     end=$(date +%s.%N); b1=$(busy_ticks); after=$($4)
   done
   [ $((after - before)) -ge "$N" ] || fail "only $((after - before)) of $N messages were stored"
-  python3 -c "print(f'{$N/($end-$start):.0f} {($b1-$b0)*1000/$(getconf CLK_TCK)/$N:.2f}')"
+  s1=$(steal_ticks)
+  python3 -c "print(f'{$N/($end-$start):.0f} {($b1-$b0)*1000/$(getconf CLK_TCK)/$N:.2f} {100*($s1-$s0)/max(1,$b1-$b0+$s1-$s0):.0f}')"
 }
 
 # The load tool's own ceiling: smtp-source against servers that store nothing. No server can
@@ -131,10 +135,13 @@ printf '%-8s %12s %12s %8s %12s %12s %8s %22s   %s\n' size mailstead/s postfix/s
 for size in 1024 102400; do
   ms=(); mcs=(); ps=(); pcs=(); rounds=()
   for _ in $(seq "$ROUNDS"); do
-    r=$(run mailstead "$SMTP" $size sqlite3_count); ms+=("${r% *}"); mcs+=("${r#* }")
-    r=$(run postfix "$PF_PORT" $size count_maildir); ps+=("${r% *}"); pcs+=("${r#* }")
+    r=$(run mailstead "$SMTP" $size sqlite3_count); read -r rate cpu msteal <<<"$r"; ms+=("$rate"); mcs+=("$cpu")
+    r=$(run postfix "$PF_PORT" $size count_maildir); read -r rate cpu psteal <<<"$r"; ps+=("$rate"); pcs+=("$cpu")
     rounds+=("$(python3 -c "print(f'{${ms[-1]}/${ps[-1]}:.1f}x')")")
-    echo "round: mailstead ${ms[-1]}/s ${mcs[-1]}ms postfix ${ps[-1]}/s ${pcs[-1]}ms" >&2
+    echo "round: mailstead ${ms[-1]}/s ${mcs[-1]}ms steal ${msteal}% postfix ${ps[-1]}/s ${pcs[-1]}ms steal ${psteal}%" >&2
+    if [ "$msteal" -gt 5 ] || [ "$psteal" -gt 5 ]; then
+      echo "warning: the hypervisor withheld over 5% of the CPU in this round; its figures understate both servers" >&2
+    fi
   done
   m=$(median "${ms[@]}"); mc=$(median "${mcs[@]}"); p=$(median "${ps[@]}"); pc=$(median "${pcs[@]}")
   c=$(ceiling $size)
