@@ -70,6 +70,18 @@ impl BufferedFile {
         })?;
         Ok((BufferedFile { shared: shared.clone() }, FlushGuard { shared, thread: Some(thread) }))
     }
+
+    /// Appends one line (or several, whole).
+    pub fn append(&self, line: &[u8]) {
+        let full = {
+            let mut pending = lock(&self.shared.pending);
+            pending.extend_from_slice(line);
+            pending.len() >= HIGH_WATER
+        };
+        if full {
+            self.shared.write_out();
+        }
+    }
 }
 
 impl Shared {
@@ -89,20 +101,6 @@ impl Shared {
         // A burst may have grown it far beyond the usual interval's lines.
         lines.clear();
         lines.shrink_to(2 * HIGH_WATER);
-    }
-}
-
-impl BufferedFile {
-    /// Appends one line (or several, whole).
-    pub fn append(&self, line: &[u8]) {
-        let full = {
-            let mut pending = lock(&self.shared.pending);
-            pending.extend_from_slice(line);
-            pending.len() >= HIGH_WATER
-        };
-        if full {
-            self.shared.write_out();
-        }
     }
 }
 

@@ -312,26 +312,10 @@ impl Driver<'_> {
         rcpt: &mailstead_types::Address,
         params: &mailstead_proto::smtp::RcptParams,
     ) -> Verdict {
-        let config = &self.server.config;
         let normalized = rcpt.normalized();
         let decision = match self.recipient_rate_limit() {
             Some(reply) => RecipientDecision::Reject(reply),
-            None => match self.server.recipients.get(&normalized) {
-                Some(resolution) => RecipientDecision::Accept(resolution),
-                None => {
-                    let decision = check_recipient(
-                        self.server.store.as_ref(),
-                        rcpt,
-                        config.plus_separator,
-                        config.service,
-                    )
-                    .await;
-                    if let RecipientDecision::Accept(resolution) = &decision {
-                        self.server.recipients.accepted(normalized.clone(), resolution);
-                    }
-                    decision
-                }
-            },
+            None => self.decide_recipient(rcpt, &normalized).await,
         };
         let (verdict, reply_text, resolution) = match decision {
             RecipientDecision::Accept(resolution) => {
@@ -360,6 +344,21 @@ impl Driver<'_> {
             }
         }
         verdict
+    }
+
+    /// The policy's decision on `rcpt`, or an acceptance of it from the last second (see
+    /// [`crate::recipients`]).
+    async fn decide_recipient(&self, rcpt: &mailstead_types::Address, normalized: &str) -> RecipientDecision {
+        if let Some(resolution) = self.server.recipients.get(normalized) {
+            return RecipientDecision::Accept(resolution);
+        }
+        let config = &self.server.config;
+        let decision =
+            check_recipient(self.server.store.as_ref(), rcpt, config.plus_separator, config.service).await;
+        if let RecipientDecision::Accept(resolution) = &decision {
+            self.server.recipients.insert(normalized.to_string(), resolution.clone());
+        }
+        decision
     }
 
     pub(crate) fn txn_id(&self) -> String {

@@ -26,6 +26,7 @@ mod recipients;
 pub mod screening;
 pub mod submission;
 mod trained;
+mod ttl_map;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +98,7 @@ impl SmtpServer {
             store,
             journal,
             trained: trained::TrainedAccounts::default(),
-            recipients: recipients::RecipientCache::default(),
+            recipients: recipients::cache(),
         }
     }
 }

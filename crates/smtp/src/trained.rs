@@ -2,12 +2,12 @@
 //! asks it for every copy, and most accounts' answer changes rarely (once, when training
 //! reaches the minimum). A newly trained account is classified within [`TTL`].
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailstead_filter::bayes;
 use mailstead_store::Store;
+
+use crate::ttl_map::TtlMap;
 
 /// How long an answer is reused.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -15,18 +15,22 @@ pub const TTL: Duration = Duration::from_secs(60);
 const MAX_ENTRIES: usize = 100_000;
 
 /// The cache; one per server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TrainedAccounts {
-    known: Mutex<HashMap<i64, (bool, Instant)>>,
+    known: TtlMap<i64, bool>,
+}
+
+impl Default for TrainedAccounts {
+    fn default() -> Self {
+        TrainedAccounts { known: TtlMap::new(TTL, MAX_ENTRIES) }
+    }
 }
 
 impl TrainedAccounts {
     /// Whether `account` has trained at least [`bayes::MIN_TRAINED`] spam and ham messages.
     pub async fn is_trained(&self, store: &dyn Store, account: i64) -> bool {
-        if let Some((trained, at)) = self.known.lock().unwrap_or_else(|p| p.into_inner()).get(&account)
-            && at.elapsed() < TTL
-        {
-            return *trained;
+        if let Some(trained) = self.known.get(&account) {
+            return trained;
         }
         let trained = match store.spam_counts(account, Vec::new()).await {
             Ok(t) => t.spam_messages >= bayes::MIN_TRAINED && t.ham_messages >= bayes::MIN_TRAINED,
@@ -35,11 +39,7 @@ impl TrainedAccounts {
                 return false;
             }
         };
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if known.len() >= MAX_ENTRIES {
-            known.clear();
-        }
-        known.insert(account, (trained, Instant::now()));
+        self.known.insert(account, trained);
         trained
     }
 }

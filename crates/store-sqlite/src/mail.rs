@@ -405,10 +405,12 @@ fn append_one(
         return Ok(Err(over_quota(conn, target.account, size)?));
     }
     let name = mailboxes::canonical(&target.mailbox);
+    // A mailbox with no UID left (RFC 9051 §2.3.1.1: UIDs are 32-bit) takes no message.
     let taken: Option<(i64, i64, i64, i64)> = conn
         .prepare_cached(
             "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-             WHERE account = ?1 AND name = ?2 RETURNING id, uidnext, highest_modseq, uidvalidity",
+             WHERE account = ?1 AND name = ?2 AND uidnext <= 4294967295
+             RETURNING id, uidnext, highest_modseq, uidvalidity",
         )
         .and_then(|mut s| {
             s.query_row(params![target.account, name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -416,23 +418,23 @@ fn append_one(
         })
         .map_err(db_err)?;
     let Some((mailbox, next, modseq, uidvalidity)) = taken else {
+        // Uncharged here: a delivery's job has no savepoint to roll back to.
         conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes - ?2 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![target.account, size]))
             .map_err(db_err)?;
-        return Ok(Err(StoreError::not_found(format!("no mailbox {}", target.mailbox))));
-    };
-    let Ok(uid) = u32::try_from(next - 1) else {
-        // Undone here, as for a missing mailbox: a delivery's job has no savepoint.
-        conn.prepare_cached(
-            "UPDATE mailboxes SET uidnext = uidnext - 1, highest_modseq = highest_modseq - 1 WHERE id = ?1",
-        )
-        .and_then(|mut s| s.execute([mailbox]))
-        .map_err(db_err)?;
-        conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes - ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![target.account, size]))
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM mailboxes WHERE account = ?1 AND name = ?2")
+            .and_then(|mut s| s.exists(params![target.account, name]))
             .map_err(db_err)?;
-        return Ok(Err(StoreError::invalid("mailbox ran out of UIDs")));
+        return Ok(Err(if exists {
+            StoreError::invalid("mailbox ran out of UIDs")
+        } else {
+            StoreError::not_found(format!("no mailbox {}", target.mailbox))
+        }));
     };
+    // Only a damaged counter (below 1) fails here: the database is inconsistent, and the
+    // whole batch is rolled back.
+    let uid = u32::try_from(next - 1).map_err(|_| StoreError::invalid("mailbox UID counter is damaged"))?;
     let (modseq, uidvalidity) = (modseq as u64, uidvalidity as u32);
     conn.prepare_cached(
         "INSERT INTO messages(mailbox, uid, blob, size, internal_date, flags, keywords, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -3,9 +3,10 @@
 //! Every write is a job: a closure run inside one shared `BEGIN IMMEDIATE` transaction, each job
 //! in its own SAVEPOINT so one failing job rolls back alone. The hot jobs (a delivery's copies,
 //! journal events) run without one ([`Writer::write_without_savepoint`]): their only failures
-//! are the database's own, and such a failure rolls back the whole batch. The thread takes every job that is
-//! waiting (up to `max_batch`), runs them, commits once, and hands the batch to the syncer
-//! ([`crate::durability`]), which fdatasyncs the WAL and only then answers each caller.
+//! are the database's own, and such a failure rolls back the whole batch. The thread takes
+//! every job that is waiting (up to `max_batch`), runs them, commits once, and hands the batch
+//! to the syncer ([`crate::durability`]), which fdatasyncs the WAL and only then answers each
+//! caller.
 //!
 //! One fsync is in flight at a time. While it runs, the writer keeps its next transaction open
 //! and runs every job that arrives in it; the syncer commits that batch itself the moment the

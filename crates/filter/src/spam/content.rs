@@ -434,7 +434,7 @@ fn push_clipped(text: &mut String, part: &str) {
 
 /// The GTUBE searcher, built once: building it took as long as searching a 1 KiB message.
 fn gtube_finder() -> &'static memchr::memmem::Finder<'static> {
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
     FINDER.get_or_init(|| memchr::memmem::Finder::new(GTUBE.as_bytes()))
 }
 
