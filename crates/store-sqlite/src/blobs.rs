@@ -3,9 +3,9 @@
 //!
 //! - up to `inline_max` bytes, inside the database, so a group commit makes many of them
 //!   durable with one WAL fsync;
-//! - up to `segment_blob_max`, appended to a shared segment file ([`crate::segments`]),
-//!   synced (one fsync shared by concurrent writers) before the metadata transaction that
-//!   references it is submitted;
+//! - up to `segment_blob_max`, appended to a shared segment file ([`crate::segments`]), not
+//!   yet durably: the group commit whose rows refer to it syncs the segment just before it
+//!   commits (one fsync for every body in the batch; see [`crate::writer`]);
 //! - larger ones, as files under `DIR/blobs/xx/<hash>`, written to `blobs/tmp/`, fsynced,
 //!   renamed into place and the directory fsynced, all before that transaction commits. A
 //!   crash between the two leaves an unreferenced file, which [`crate::recovery`] removes on
@@ -100,7 +100,7 @@ impl BlobFiles {
         let placement = if !self.needs_file(len) {
             Placement::Inline
         } else if len <= self.segment_blob_max {
-            Placement::Segment(self.segments.append(&data)?)
+            Placement::Segment(self.segments.write(&data)?)
         } else {
             Placement::File
         };

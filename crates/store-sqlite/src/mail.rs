@@ -64,7 +64,7 @@ impl MailStore for SqliteStore {
                 }
                 let refs = results.iter().filter(|r| r.is_ok()).count() as i64;
                 if refs > 0 {
-                    rows::blob_ref(conn, &files, &blob, refs)?;
+                    rows::blob_ref(conn, ctx, &files, &blob, refs)?;
                 } else if blob.in_file() {
                     ctx.unreferenced(blob.id.clone());
                 }
@@ -87,7 +87,7 @@ impl MailStore for SqliteStore {
                     let keywords = rows::normalize_keywords(&message.keywords);
                     let result = append_one(conn, ctx, target, blob, message, &keywords)?;
                     if result.is_ok() {
-                        rows::blob_ref(conn, &files, blob, 1)?;
+                        rows::blob_ref(conn, ctx, &files, blob, 1)?;
                     } else if blob.in_file() {
                         ctx.unreferenced(blob.id.clone());
                     }

@@ -23,7 +23,7 @@ impl QueueStore for SqliteStore {
     async fn enqueue(&self, message: NewQueued) -> Result<()> {
         let blob = self.prepare_queued(&message).await?;
         let files = self.inner.blobs.clone();
-        self.inner.writer.write(move |conn, _| insert(conn, &files, &message, &blob)).await
+        self.inner.writer.write(move |conn, ctx| insert(conn, ctx, &files, &message, &blob)).await
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
@@ -97,7 +97,7 @@ impl QueueStore for SqliteStore {
                     }
                 }
                 for (notice, blob) in record.notices.iter().zip(&blobs) {
-                    insert(conn, &files, notice, blob)?;
+                    insert(conn, ctx, &files, notice, blob)?;
                 }
                 if record.delay_notified {
                     conn.execute("UPDATE queue SET delay_notified = 1 WHERE id = ?1", [&id]).map_err(db_err)?;
@@ -200,7 +200,13 @@ impl SqliteStore {
 }
 
 /// Inserts a queued message and its recipients (all pending, due at creation).
-fn insert(conn: &Connection, files: &BlobFiles, message: &NewQueued, blob: &PreparedBlob) -> Result<()> {
+fn insert(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    files: &BlobFiles,
+    message: &NewQueued,
+    blob: &PreparedBlob,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO queue(id, sender, blob, size, envid, ret, auth_user, held, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
@@ -231,7 +237,7 @@ fn insert(conn: &Connection, files: &BlobFiles, message: &NewQueued, blob: &Prep
         )
         .map_err(|e| rows::unique_as_exists(e, || format!("recipient {} listed twice", r.address)))?;
     }
-    rows::blob_ref(conn, files, blob, 1)
+    rows::blob_ref(conn, ctx, files, blob, 1)
 }
 
 fn remove(conn: &Connection, ctx: &mut JobCtx, id: &str) -> Result<()> {

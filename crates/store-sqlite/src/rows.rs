@@ -169,10 +169,19 @@ pub fn new_uidvalidity(conn: &Connection) -> Result<u32> {
 /// Adds `count` references to a blob, inserting its row (and re-creating a file a concurrent
 /// cleanup removed) as needed. Runs under the write lock. When the row already exists, it keeps
 /// its place, and bytes this blob wrote to a segment become dead space.
-pub fn blob_ref(conn: &Connection, files: &BlobFiles, blob: &PreparedBlob, count: i64) -> Result<()> {
+pub fn blob_ref(
+    conn: &Connection,
+    ctx: &mut JobCtx,
+    files: &BlobFiles,
+    blob: &PreparedBlob,
+    count: i64,
+) -> Result<()> {
     let (data, seg, off): (Option<&[u8]>, Option<i64>, Option<i64>) = match &blob.placement {
         Placement::Inline => (Some(&blob.data), None, None),
-        Placement::Segment(slot) => (None, Some(slot.segment.id() as i64), Some(slot.offset as i64)),
+        Placement::Segment(slot) => {
+            ctx.sync_segment(&slot.segment);
+            (None, Some(slot.segment.id() as i64), Some(slot.offset as i64))
+        }
         Placement::File => (None, None, None),
     };
     // One statement inserts or counts the reference and tells where the bytes live.

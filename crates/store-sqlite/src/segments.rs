@@ -2,11 +2,12 @@
 //! (`DIR/blobs/segments/<id>.seg`), so storing one creates no file: no inode to allocate, no
 //! directory entry to make durable, and concurrent deliveries share one `fdatasync`.
 //!
-//! A body is written at an offset reserved in the active segment, and the segment is synced
-//! before the metadata transaction that records `(segment, offset)` is even submitted, so a
-//! committed row never points at bytes that are not on disk. Syncs are coalesced: a writer
-//! whose bytes were written before a running sync began waits for the next one, and whoever
-//! finds no sync running starts it for everyone waiting.
+//! A body is written at an offset reserved in the active segment before its job is submitted,
+//! and the group commit whose rows record `(segment, offset)` syncs the segment just before
+//! `COMMIT` ([`crate::writer`]), so a committed row never points at bytes that are not on
+//! disk, and one fsync covers every body of the batch. Syncs are coalesced: a caller whose
+//! bytes were written before a running sync began waits for the next one, and whoever finds
+//! no sync running starts it for everyone waiting (compaction syncs its copies itself).
 //!
 //! Each process writes only to a segment it holds an exclusive `flock` on; a sealed segment
 //! stays locked while any prepared blob still refers to it (its `Arc` owns the file). So
@@ -82,8 +83,20 @@ impl Segment {
         lock(&self.sync).failed
     }
 
+    /// How many syncs of this segment have succeeded.
+    #[cfg(test)]
+    pub(crate) fn syncs_completed(&self) -> u64 {
+        lock(&self.sync).completed
+    }
+
+    /// Makes every later sync fail, as after a failed fsync.
+    #[cfg(test)]
+    pub(crate) fn break_syncs(&self) {
+        lock(&self.sync).failed = true;
+    }
+
     /// Returns once a sync that began after the caller's write has completed.
-    fn sync_after_write(&self) -> std::io::Result<()> {
+    pub(crate) fn sync_after_write(&self) -> std::io::Result<()> {
         let mut rounds = lock(&self.sync);
         let needed = rounds.started + 1;
         loop {
@@ -129,6 +142,7 @@ impl Segments {
     }
 
     /// Writes `data` to the active segment and makes it durable.
+    #[cfg(test)]
     pub fn append(&self, data: &[u8]) -> Result<Slot> {
         let slot = self.write(data)?;
         self.sync(&slot.segment)?;

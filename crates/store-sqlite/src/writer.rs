@@ -15,6 +15,12 @@
 //! work of the next batch overlaps the disk flush of the previous one, and under load many
 //! deliveries share each commit and each fsync; alone, a job costs one of each.
 //!
+//! Message bodies in segment files are written before their job is submitted but not synced:
+//! a job notes each segment it refers to ([`JobCtx::sync_segment`]) and the batch syncs them
+//! right before its `COMMIT`, so the rows become durable only after the bytes they point at,
+//! and a batch of large deliveries costs one segment fsync instead of one round per delivery.
+//! A segment that cannot be synced fails the whole batch (rolled back; callers retry).
+//!
 //! Blob files whose last reference went away, and segments that compaction emptied, are deleted
 //! once that state is durable, checked again under the write lock (so a concurrent writer that
 //! re-adds the same content is never robbed of its file).
@@ -30,12 +36,15 @@ use mailstead_store::{Change, ChangeHub, Result, StoreError};
 use crate::blobs::BlobFiles;
 use crate::db_err;
 use crate::durability::{self, Committed, Completion, SyncState, WalSync};
+use crate::segments::Segment;
 
 /// What a job may record besides its database writes.
 #[derive(Debug, Default)]
 pub struct JobCtx {
     changes: Vec<(AccountId, Change)>,
     removals: Removals,
+    /// Segments holding bodies this batch refers to, synced before it commits.
+    segments: Vec<Arc<Segment>>,
 }
 
 /// Files to delete once the commits that let them go are durable.
@@ -67,6 +76,14 @@ impl JobCtx {
     /// Notes a blob whose reference count reached zero (its file is removed after commit).
     pub fn unreferenced(&mut self, blob: BlobId) {
         self.removals.blobs.push(blob);
+    }
+
+    /// Notes that a row of this batch refers to a body written (not yet durably) to `segment`:
+    /// the segment is synced before the batch commits.
+    pub fn sync_segment(&mut self, segment: &Arc<Segment>) {
+        if !self.segments.iter().any(|s| Arc::ptr_eq(s, segment)) {
+            self.segments.push(segment.clone());
+        }
     }
 
     /// Notes a segment no row refers to any more (its file is removed after commit).
@@ -345,7 +362,9 @@ impl BatchState {
         let OpenBatch { ctx, completions } = self.open.take()?;
         let committed = match state.poisoned() {
             Some(err) => Err(err),
-            None => run_cached(&self.conn, "COMMIT").map_err(db_err),
+            None => {
+                sync_segments(&ctx.segments).and_then(|()| run_cached(&self.conn, "COMMIT").map_err(db_err))
+            }
         };
         if let Err(e) = committed {
             tracing::error!(error = %e, jobs = completions.len(), "store: commit failed");
@@ -427,6 +446,17 @@ impl WriterThread {
             unsent.0.completions.into_iter().for_each(|done| done(&Err(err.clone())));
         }
     }
+}
+
+/// Makes the segment bodies a batch refers to durable, so its commit never points at bytes that
+/// are not on disk.
+fn sync_segments(segments: &[Arc<Segment>]) -> Result<()> {
+    for segment in segments {
+        segment
+            .sync_after_write()
+            .map_err(|e| StoreError::from_io(&format!("syncing message segment {}", segment.id()), &e))?;
+    }
+    Ok(())
 }
 
 /// Runs a transaction-control statement through the statement cache: these run several times
@@ -638,15 +668,7 @@ mod tests {
         assert!(err.to_string().contains("disk I/O"), "the batch's jobs get the failure: {err}");
         assert!(failing.await.unwrap().is_err());
         after.await.unwrap().unwrap();
-        let rows: Vec<i64> = Connection::open(dir.path().join("t.db"))
-            .unwrap()
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(rows, [0, 3], "nothing of the rolled-back batch is stored; the next batch is");
+        assert_eq!(rows(&dir), [0, 3], "nothing of the rolled-back batch is stored; the next batch is");
     }
 
     #[tokio::test]
@@ -661,5 +683,77 @@ mod tests {
         let later = insert(&w, 2).await.unwrap().unwrap_err();
         assert!(later.to_string().contains("restart"), "{later}");
         assert_eq!(sync.calls.load(Ordering::SeqCst), 1, "no sync after the store is poisoned");
+    }
+
+    /// A body written (not yet durably) to a segment of its own directory, and a job that
+    /// refers to it (as a delivery's blob row does) while inserting `v`.
+    fn segment_body(dir: &tempfile::TempDir) -> Arc<Segment> {
+        let segments = crate::segments::Segments::open(&dir.path().join("other-segments"), 1 << 20).unwrap();
+        segments.write(b"body bytes").unwrap().segment
+    }
+
+    fn insert_referring(w: &Writer, v: i64, segment: Arc<Segment>) -> tokio::task::JoinHandle<Result<()>> {
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.write_without_savepoint(move |conn, ctx| {
+                ctx.sync_segment(&segment);
+                conn.execute("INSERT INTO t(v) VALUES(?1)", [v]).map_err(db_err)?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn rows(dir: &tempfile::TempDir) -> Vec<i64> {
+        Connection::open(dir.path().join("t.db"))
+            .unwrap()
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_referring_to_segment_bodies_syncs_them_once_before_it_commits() {
+        // The first write's sync is held: two jobs referring to one segment share the next
+        // transaction, which is committed when that sync ends.
+        let (dir, sync, w, first) = first_write_held(256).await;
+        let segment = segment_body(&dir);
+        let a = insert_referring(&w, 1, segment.clone());
+        let b = insert_referring(&w, 2, segment.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(segment.syncs_completed(), 0, "the open batch is not committed yet");
+        // Let the first sync end; hold the second (the shared batch's).
+        sync.release(1);
+        while sync.entered.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(segment.syncs_completed(), 1, "synced once, before the commit its WAL sync follows");
+        assert_eq!(rows(&dir), [0, 1, 2], "committed");
+        assert!(!a.is_finished() && !b.is_finished(), "not answered before the WAL sync");
+        sync.release(100);
+        first.await.unwrap().unwrap();
+        a.await.unwrap().unwrap();
+        b.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_segment_cannot_be_synced_is_not_committed() {
+        let (dir, sync, w, first) = first_write_held(256).await;
+        let broken = segment_body(&dir);
+        broken.break_syncs();
+        let before = insert(&w, 1);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let referring = insert_referring(&w, 2, broken);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        sync.release(100);
+        first.await.unwrap().unwrap();
+        let err = referring.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("segment"), "{err}");
+        assert!(before.await.unwrap().is_err(), "its batch-mate is refused too (callers retry)");
+        insert(&w, 3).await.unwrap().unwrap();
+        assert_eq!(rows(&dir), [0, 3], "nothing of that batch is stored; the next batch is");
     }
 }
