@@ -38,8 +38,8 @@ pub fn first_header(message: &[u8], name: &str) -> Option<String> {
 /// value)` is true; `None` when nothing is dropped. Only the header section is examined.
 pub fn remove_fields(message: &[u8], drop: impl Fn(&str, &str) -> bool) -> Option<Vec<u8>> {
     let head_end = header_end(message);
-    let mut out = Vec::with_capacity(message.len());
-    let mut removed = false;
+    // The fields to drop, found first: most messages have none, and are not copied.
+    let mut dropped: Vec<std::ops::Range<usize>> = Vec::new();
     let mut at = 0;
     while at < head_end {
         // One field: its first line and every continuation line.
@@ -48,20 +48,27 @@ pub fn remove_fields(message: &[u8], drop: impl Fn(&str, &str) -> bool) -> Optio
             end = next_line(message, end);
         }
         let field = &message[at..end];
-        let dropped = field.iter().position(|&b| b == b':').is_some_and(|colon| {
+        let drops = field.iter().position(|&b| b == b':').is_some_and(|colon| {
             let name = String::from_utf8_lossy(&field[..colon]);
             let value = String::from_utf8_lossy(&field[colon + 1..]);
             drop(name.trim(), value.trim())
         });
-        if dropped {
-            removed = true;
-        } else {
-            out.extend_from_slice(field);
+        if drops {
+            dropped.push(at..end);
         }
         at = end;
     }
-    out.extend_from_slice(&message[head_end..]);
-    removed.then_some(out)
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(message.len());
+    let mut kept_from = 0;
+    for field in dropped {
+        out.extend_from_slice(&message[kept_from..field.start]);
+        kept_from = field.end;
+    }
+    out.extend_from_slice(&message[kept_from..]);
+    Some(out)
 }
 
 /// Where the header section ends: the offset of the empty line (or the end).
