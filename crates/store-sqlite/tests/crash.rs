@@ -44,7 +44,7 @@ fn crash_child() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 for n in 0u64.. {
-                    // One in five is large enough to be stored as a file.
+                    // One in five is large enough to go to a segment file outside the database.
                     let size = if n % 5 == 0 { 40_000 + (task as usize * 7) } else { 600 };
                     let mut data = format!("Subject: {task}-{n}-{}\r\n\r\n", std::process::id()).into_bytes();
                     data.resize(size, b'a' + (n % 26) as u8);
