@@ -1,9 +1,10 @@
 //! Logging: structured logs (text or JSON) on standard error for the operator, and a separate
 //! human-readable mail log file a postmaster can grep. Events with target `mail` go to both.
 //!
-//! The mail log's lines are formatted by [`crate::mail_log`] and go through a shared buffer that
-//! a background thread writes out every 100 ms ([`crate::log_buffer`]): sessions never wait for the file (appending a line took a twentieth
-//! of their CPU) nor wake a thread per line. Lines are never dropped, and the [`LogGuard`]
+//! The mail log's lines are formatted by [`crate::mail_log`] and go through a shared buffer
+//! that a background thread writes out every 100 ms ([`crate::log_buffer`]): sessions never
+//! wait for the file (appending a line took a twentieth of their CPU) nor wake a thread per
+//! line. Lines are never dropped, and the [`LogGuard`]
 //! writes what is left at exit.
 //!
 //! Secrets never reach a log line: protocol code logs `AUTH <redacted>`, and no password or

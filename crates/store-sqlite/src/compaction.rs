@@ -124,12 +124,9 @@ impl SqliteStore {
                 moved.push((hash, off, blobs.segments().write(&buf)?));
                 bytes += size as u64;
             }
-            let mut synced: Vec<u64> = Vec::new();
+            // After the first, each is covered already and costs no fsync.
             for (_, _, slot) in &moved {
-                if !synced.contains(&slot.segment.id()) {
-                    blobs.segments().sync(&slot.segment)?;
-                    synced.push(slot.segment.id());
-                }
+                blobs.segments().sync(slot)?;
             }
             Ok((moved, bytes, lease))
         };

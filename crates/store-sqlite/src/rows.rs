@@ -179,7 +179,7 @@ pub fn blob_ref(
     let (data, seg, off): (Option<&[u8]>, Option<i64>, Option<i64>) = match &blob.placement {
         Placement::Inline => (Some(&blob.data), None, None),
         Placement::Segment(slot) => {
-            ctx.sync_segment(&slot.segment);
+            ctx.sync_segment(slot);
             (None, Some(slot.segment.id() as i64), Some(slot.offset as i64))
         }
         Placement::File => (None, None, None),

@@ -5,9 +5,11 @@
 //! A body is written at an offset reserved in the active segment before its job is submitted,
 //! and the group commit whose rows record `(segment, offset)` syncs the segment just before
 //! `COMMIT` ([`crate::writer`]), so a committed row never points at bytes that are not on
-//! disk, and one fsync covers every body of the batch. Syncs are coalesced: a caller whose
-//! bytes were written before a running sync began waits for the next one, and whoever finds
-//! no sync running starts it for everyone waiting (compaction syncs its copies itself).
+//! disk, and one fsync covers every body of the batch. Syncs are coalesced: each body knows the
+//! first sync round begun after it was written ([`Slot::sync_round`]); a caller whose round is
+//! done returns at once, one whose round is not yet begun waits for a running sync to end, and
+//! whoever finds no sync running starts it for everyone waiting (compaction syncs its copies
+//! itself).
 //!
 //! Each process writes only to a segment it holds an exclusive `flock` on; a sealed segment
 //! stays locked while any prepared blob still refers to it (its `Arc` owns the file). So
@@ -67,6 +69,9 @@ pub struct Slot {
     pub segment: Arc<Segment>,
     /// Byte offset of the body in it.
     pub offset: u64,
+    /// The segment's first sync begun after the body was written: the body is durable once it
+    /// has completed.
+    pub sync_round: u64,
 }
 
 impl Segment {
@@ -95,10 +100,16 @@ impl Segment {
         lock(&self.sync).failed = true;
     }
 
-    /// Returns once a sync that began after the caller's write has completed.
-    pub(crate) fn sync_after_write(&self) -> std::io::Result<()> {
+    /// The sync round that will cover what was written to the segment so far.
+    fn next_round(&self) -> u64 {
+        lock(&self.sync).started + 1
+    }
+
+    /// Returns once sync round `needed` has completed, starting it if no sync is running. A
+    /// caller whose round is already covered (another batch's sync began after its write)
+    /// costs no fsync.
+    pub(crate) fn sync_through(&self, needed: u64) -> std::io::Result<()> {
         let mut rounds = lock(&self.sync);
-        let needed = rounds.started + 1;
         loop {
             if rounds.failed {
                 return Err(std::io::Error::other("an earlier fsync of this segment failed"));
@@ -145,21 +156,22 @@ impl Segments {
     #[cfg(test)]
     pub fn append(&self, data: &[u8]) -> Result<Slot> {
         let slot = self.write(data)?;
-        self.sync(&slot.segment)?;
+        self.sync(&slot)?;
         Ok(slot)
     }
 
-    /// Writes `data` to the active segment, not yet durable: [`Segments::sync`] its segment
-    /// before referencing it.
+    /// Writes `data` to the active segment, not yet durable: [`Segments::sync`] the slot (or
+    /// let the group commit that records it do so) before anything relies on it.
     pub fn write(&self, data: &[u8]) -> Result<Slot> {
         let (segment, offset) = self.reserve(data.len() as u64)?;
         segment.file.write_all_at(data, offset).map_err(|e| io_err(&self.path(segment.id), &e))?;
-        Ok(Slot { segment, offset })
+        let sync_round = segment.next_round();
+        Ok(Slot { segment, offset, sync_round })
     }
 
-    /// Makes every write to `segment` completed before this call durable.
-    pub fn sync(&self, segment: &Segment) -> Result<()> {
-        segment.sync_after_write().map_err(|e| io_err(&self.path(segment.id), &e))
+    /// Makes the body at `slot` durable (at once, if a later sync already did).
+    pub fn sync(&self, slot: &Slot) -> Result<()> {
+        slot.segment.sync_through(slot.sync_round).map_err(|e| io_err(&self.path(slot.segment.id), &e))
     }
 
     /// Reserves `len` bytes, moving to a new segment when the active one is full or broken.
@@ -291,6 +303,20 @@ fn io_err(path: &Path, e: &std::io::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_covered_by_a_later_sync_costs_no_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let segs = Segments::open(&dir.path().join("segments"), 1 << 20).unwrap();
+        let a = segs.write(&[1u8; 60]).unwrap();
+        let b = segs.write(&[2u8; 60]).unwrap();
+        segs.sync(&b).unwrap();
+        segs.sync(&a).unwrap();
+        assert_eq!(a.segment.syncs_completed(), 1, "the sync for b covered a, written before it");
+        let c = segs.write(&[3u8; 60]).unwrap();
+        segs.sync(&c).unwrap();
+        assert_eq!(c.segment.syncs_completed(), 2, "a body written after the last sync gets its own");
+    }
 
     #[test]
     fn appends_are_readable_and_roll_over_when_full() {

@@ -36,15 +36,15 @@ use mailstead_store::{Change, ChangeHub, Result, StoreError};
 use crate::blobs::BlobFiles;
 use crate::db_err;
 use crate::durability::{self, Committed, Completion, SyncState, WalSync};
-use crate::segments::Segment;
+use crate::segments::Slot;
 
 /// What a job may record besides its database writes.
 #[derive(Debug, Default)]
 pub struct JobCtx {
     changes: Vec<(AccountId, Change)>,
     removals: Removals,
-    /// Segments holding bodies this batch refers to, synced before it commits.
-    segments: Vec<Arc<Segment>>,
+    /// Bodies in segments that this batch refers to, made durable before it commits.
+    segment_bodies: Vec<Slot>,
 }
 
 /// Files to delete once the commits that let them go are durable.
@@ -78,12 +78,10 @@ impl JobCtx {
         self.removals.blobs.push(blob);
     }
 
-    /// Notes that a row of this batch refers to a body written (not yet durably) to `segment`:
+    /// Notes that a row of this batch refers to a body written (not yet durably) to a segment:
     /// the segment is synced before the batch commits.
-    pub fn sync_segment(&mut self, segment: &Arc<Segment>) {
-        if !self.segments.iter().any(|s| Arc::ptr_eq(s, segment)) {
-            self.segments.push(segment.clone());
-        }
+    pub fn sync_segment(&mut self, slot: &Slot) {
+        self.segment_bodies.push(slot.clone());
     }
 
     /// Notes a segment no row refers to any more (its file is removed after commit).
@@ -91,14 +89,20 @@ impl JobCtx {
         self.removals.segments.push(segment);
     }
 
-    fn mark(&self) -> [usize; 3] {
-        [self.changes.len(), self.removals.blobs.len(), self.removals.segments.len()]
+    fn mark(&self) -> [usize; 4] {
+        [
+            self.changes.len(),
+            self.removals.blobs.len(),
+            self.removals.segments.len(),
+            self.segment_bodies.len(),
+        ]
     }
 
-    fn rollback_to(&mut self, mark: [usize; 3]) {
+    fn rollback_to(&mut self, mark: [usize; 4]) {
         self.changes.truncate(mark[0]);
         self.removals.blobs.truncate(mark[1]);
         self.removals.segments.truncate(mark[2]);
+        self.segment_bodies.truncate(mark[3]);
     }
 }
 
@@ -348,6 +352,11 @@ impl BatchState {
     fn abort(&mut self, err: &StoreError) {
         let Some(OpenBatch { completions, .. }) = self.open.take() else { return };
         tracing::warn!(error = %err, jobs = completions.len(), "store: a write failed; its whole transaction is rolled back");
+        self.roll_back(completions, err);
+    }
+
+    /// Rolls the transaction back and gives every job in it `err`.
+    fn roll_back(&self, completions: Vec<Completion>, err: &StoreError) {
         let _ = self.conn.execute_batch("ROLLBACK");
         completions.into_iter().for_each(|done| done(&Err(err.clone())));
     }
@@ -362,14 +371,12 @@ impl BatchState {
         let OpenBatch { ctx, completions } = self.open.take()?;
         let committed = match state.poisoned() {
             Some(err) => Err(err),
-            None => {
-                sync_segments(&ctx.segments).and_then(|()| run_cached(&self.conn, "COMMIT").map_err(db_err))
-            }
+            None => sync_segment_bodies(&ctx.segment_bodies)
+                .and_then(|()| run_cached(&self.conn, "COMMIT").map_err(db_err)),
         };
         if let Err(e) = committed {
             tracing::error!(error = %e, jobs = completions.len(), "store: commit failed");
-            let _ = self.conn.execute_batch("ROLLBACK");
-            completions.into_iter().for_each(|done| done(&Err(e.clone())));
+            self.roll_back(completions, &e);
             return None;
         }
         self.committed += 1;
@@ -449,12 +456,13 @@ impl WriterThread {
 }
 
 /// Makes the segment bodies a batch refers to durable, so its commit never points at bytes that
-/// are not on disk.
-fn sync_segments(segments: &[Arc<Segment>]) -> Result<()> {
-    for segment in segments {
-        segment
-            .sync_after_write()
-            .map_err(|e| StoreError::from_io(&format!("syncing message segment {}", segment.id()), &e))?;
+/// are not on disk. The first sync of a segment begins after every body of the batch was
+/// written, so it covers the segment's other bodies: one fsync per segment.
+fn sync_segment_bodies(bodies: &[Slot]) -> Result<()> {
+    for slot in bodies {
+        slot.segment.sync_through(slot.sync_round).map_err(|e| {
+            StoreError::from_io(&format!("syncing message segment {}", slot.segment.id()), &e)
+        })?;
     }
     Ok(())
 }
@@ -687,16 +695,16 @@ mod tests {
 
     /// A body written (not yet durably) to a segment of its own directory, and a job that
     /// refers to it (as a delivery's blob row does) while inserting `v`.
-    fn segment_body(dir: &tempfile::TempDir) -> Arc<Segment> {
+    fn segment_body(dir: &tempfile::TempDir) -> Slot {
         let segments = crate::segments::Segments::open(&dir.path().join("other-segments"), 1 << 20).unwrap();
-        segments.write(b"body bytes").unwrap().segment
+        segments.write(b"body bytes").unwrap()
     }
 
-    fn insert_referring(w: &Writer, v: i64, segment: Arc<Segment>) -> tokio::task::JoinHandle<Result<()>> {
+    fn insert_referring(w: &Writer, v: i64, slot: Slot) -> tokio::task::JoinHandle<Result<()>> {
         let w = w.clone();
         tokio::spawn(async move {
             w.write_without_savepoint(move |conn, ctx| {
-                ctx.sync_segment(&segment);
+                ctx.sync_segment(&slot);
                 conn.execute("INSERT INTO t(v) VALUES(?1)", [v]).map_err(db_err)?;
                 Ok(())
             })
@@ -720,9 +728,10 @@ mod tests {
         // The first write's sync is held: two jobs referring to one segment share the next
         // transaction, which is committed when that sync ends.
         let (dir, sync, w, first) = first_write_held(256).await;
-        let segment = segment_body(&dir);
-        let a = insert_referring(&w, 1, segment.clone());
-        let b = insert_referring(&w, 2, segment.clone());
+        let body = segment_body(&dir);
+        let segment = body.segment.clone();
+        let a = insert_referring(&w, 1, body.clone());
+        let b = insert_referring(&w, 2, body);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(segment.syncs_completed(), 0, "the open batch is not committed yet");
         // Let the first sync end; hold the second (the shared batch's).
@@ -743,7 +752,7 @@ mod tests {
     async fn a_batch_whose_segment_cannot_be_synced_is_not_committed() {
         let (dir, sync, w, first) = first_write_held(256).await;
         let broken = segment_body(&dir);
-        broken.break_syncs();
+        broken.segment.break_syncs();
         let before = insert(&w, 1);
         tokio::time::sleep(Duration::from_millis(30)).await;
         let referring = insert_referring(&w, 2, broken);

@@ -191,7 +191,8 @@ config_section! {
         /// Messages above `inline_blob_max` and up to this size are appended to shared segment
         /// files (`blobs/segments/`), which need no file per message and share one fsync per
         /// group commit among concurrent deliveries; space of deleted messages is reclaimed by
-        /// compacting them in the background. Larger messages get a file each. 0 gives every one a file.
+        /// compacting them in the background. Larger messages get a file each. 0 gives every
+        /// one a file.
         segment_blob_max: u64 as "integer (bytes)" = 1_048_576,
         /// Most deliveries committed together in one transaction and one fsync (group commit).
         /// Nothing is acknowledged before its commit.
